@@ -1,0 +1,138 @@
+"""Configuration: one base class and Development / Testing / Production, chosen by PORTAL_ENV.
+
+Every value can be overridden by an environment variable of the same name.
+"""
+import os
+from datetime import timedelta
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+
+
+def _env(name, default, cast=str):
+    """Read an environment variable, cast it, fall back to the default."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if cast is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return cast(raw)
+
+
+def _database_url(default):
+    url = _env("DATABASE_URL", default)
+    # SQLAlchemy needs an explicit driver for psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class BaseConfig:
+    """Values shared by every environment."""
+
+    PORTAL_ENV = "base"
+    SECRET_KEY = _env("SECRET_KEY", "dev-secret-key-change-me-0123456789abcdef")
+    SQLALCHEMY_DATABASE_URI = _database_url(
+        "sqlite:///" + os.path.join(BASE_DIR, "var", "portal.db"))
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Prefix for every key the app writes in Redis (tests give each run its own).
+    REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")
+    PORT = _env("PORT", 4000, int)
+    MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 1024 * 1024, int)
+
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "dev-jwt-secret-change-me-0123456789abcdef")
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(seconds=_env("JWT_ACCESS_TOKEN_EXPIRES_S", 900, int))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(seconds=_env("JWT_REFRESH_TOKEN_EXPIRES_S", 30 * 86400, int))
+    JWT_TOKEN_LOCATION = ["headers", "cookies"]
+    JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", False, bool)
+    JWT_COOKIE_SAMESITE = "Lax"
+    JWT_COOKIE_CSRF_PROTECT = True
+    JWT_ACCESS_COOKIE_PATH = "/api/"
+    JWT_REFRESH_COOKIE_PATH = "/api/auth/"
+
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    PAYMENT_WEBHOOK_SECRET = _env("PAYMENT_WEBHOOK_SECRET", "whsec_dev_secret")
+    WEBHOOK_ALLOW_UNSIGNED = _env("WEBHOOK_ALLOW_UNSIGNED", False, bool)
+    WEBHOOK_TOLERANCE_S = _env("WEBHOOK_TOLERANCE_S", 300, int)
+    WEBHOOK_WAIT_S = _env("WEBHOOK_WAIT_S", 5.0, float)
+
+    SSE_HEARTBEAT_S = _env("SSE_HEARTBEAT_S", 15.0, float)
+    SSE_RETRY_MS = _env("SSE_RETRY_MS", 3000, int)
+    SSE_QUEUE_SIZE = _env("SSE_QUEUE_SIZE", 1000, int)
+    SSE_MAX_STREAMS_PER_USER = _env("SSE_MAX_STREAMS_PER_USER", 10, int)
+    EVENT_STREAM_MAXLEN = _env("EVENT_STREAM_MAXLEN", 100000, int)
+
+    IDEMPOTENCY_TTL_H = _env("IDEMPOTENCY_TTL_H", 24, int)
+    OUTBOX_RELAY_S = _env("OUTBOX_RELAY_S", 10.0, float)
+    OVERDUE_SCHEDULE_S = _env("OVERDUE_SCHEDULE_S", 3600.0, float)
+    IDEMPOTENCY_PURGE_S = _env("IDEMPOTENCY_PURGE_S", 3600.0, float)
+
+    GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
+    GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 10000, int)
+
+    SEED_DEMO_DATA = False
+    PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")
+
+    API_TITLE = "Tenant–Landlord Portal"
+    API_VERSION = "1.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+class DevelopmentConfig(BaseConfig):
+    """The embedded default: SQLite file, local Redis, unsigned test webhooks accepted."""
+
+    PORTAL_ENV = "development"
+    WEBHOOK_ALLOW_UNSIGNED = _env("WEBHOOK_ALLOW_UNSIGNED", True, bool)
+    SEED_DEMO_DATA = True
+
+
+class TestingConfig(BaseConfig):
+    """Used by the test suite; the fixtures point it at their own database and Redis."""
+
+    PORTAL_ENV = "testing"
+    TESTING = True
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "20 per minute")
+    # Fast hashes keep the suite quick; production keeps werkzeug's scrypt default.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    WEBHOOK_WAIT_S = _env("WEBHOOK_WAIT_S", 5.0, float)
+
+
+class ProductionConfig(BaseConfig):
+    """Production: real secrets required, unsigned webhooks never accepted."""
+
+    PORTAL_ENV = "production"
+    WEBHOOK_ALLOW_UNSIGNED = False
+    JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", True, bool)
+
+    @classmethod
+    def validate(cls):
+        """Refuse to start without real secrets."""
+        missing = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PAYMENT_WEBHOOK_SECRET",
+                                     "DATABASE_URL", "REDIS_URL")
+                   if not os.environ.get(name)]
+        weak = [name for name in ("SECRET_KEY", "JWT_SECRET_KEY")
+                if os.environ.get(name) and len(os.environ[name]) < 32]
+        if missing or weak:
+            raise RuntimeError(
+                "Production refuses to start: set " + ", ".join(missing)
+                + (" (and at least 32 characters for " + ", ".join(weak) + ")" if weak else ""))
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name=None):
+    """Return the config class for PORTAL_ENV (default: development)."""
+    name = (name or os.environ.get("PORTAL_ENV") or "development").lower()
+    if name not in CONFIGS:
+        raise RuntimeError(f"Unknown PORTAL_ENV {name!r}; use one of {sorted(CONFIGS)}")
+    return CONFIGS[name]

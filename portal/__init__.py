@@ -1,0 +1,93 @@
+"""The portal's app factory: config → extensions → celery → blueprints → errors → cli."""
+import logging
+
+from flask import Flask
+
+from config import get_config
+from portal.extensions import api, db, jwt, limiter, migrate, redis_client
+
+
+def create_app(config_name=None, overrides=None) -> Flask:
+    """Build a configured app; no I/O happens here (connections open on first use)."""
+    app = Flask(__name__)
+    config = get_config(config_name)
+    if hasattr(config, "validate"):
+        config.validate()
+    app.config.from_object(config)
+    app.config.update(overrides or {})
+    _derive_config(app)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    app.json.sort_keys = False
+
+    register_extensions(app)
+    register_celery(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def _derive_config(app):
+    """Values that follow from others unless set explicitly."""
+    app.config.setdefault("CELERY_BROKER_URL", app.config["REDIS_URL"])
+    app.config.setdefault("CELERY_RESULT_BACKEND", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "ratelimit")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    from worker.schedule import beat_schedule
+    app.config.setdefault("BEAT_SCHEDULE", beat_schedule(app.config))
+
+
+def register_extensions(app):
+    """Bind the unbound singletons and the cross-cutting request hooks."""
+    from portal import http, idempotency, models  # noqa: F401  (models: every table)
+    from portal.auth import tokens
+    from portal.database import alembic_render_item, configure_sqlite
+
+    db.init_app(app)
+    with app.app_context():
+        engine = db.engine  # creating the engine opens no connection
+        if engine.dialect.name == "sqlite":
+            configure_sqlite(engine)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True,
+                     compare_type=True, render_item=alembic_render_item)
+    jwt.init_app(app)
+    tokens.init_app(app)
+    limiter.init_app(app)
+    redis_client.init_app(app)
+    api.init_app(app)
+    http.init_app(app)  # before idempotency: a malformed body never claims a key
+    idempotency.init_app(app)
+
+
+def _migrations_dir():
+    import os
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def register_celery(app):
+    """Create the Celery app for this Flask app."""
+    from portal.celery import celery_init_app
+    celery_init_app(app)
+
+
+def register_blueprints(app):
+    """Each area registers its blueprint with the API (which documents it in openapi.json)."""
+    from portal.auth.views import blp as auth
+    from portal.directory.views import blp as directory
+    from portal.health.views import blp as health
+
+    for blueprint in (auth, directory, health):
+        api.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app):
+    """One JSON error shape for everything."""
+    from portal.errors import register_errorhandlers as register
+    register(app)
+
+
+def register_commands(app):
+    """CLI commands."""
+    from portal.commands import register_commands as register
+    register(app)

@@ -1,0 +1,1 @@
+"""Authentication: users, tokens, revocation, the caller as a principal."""

@@ -1,0 +1,36 @@
+"""Users and their roles."""
+import sqlalchemy as sa
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.database import TimestampMixin, id_column
+from portal.extensions import db
+
+ROLES = ("TENANT", "LANDLORD", "CONTRACTOR", "OPS")
+
+
+class User(TimestampMixin, db.Model):
+    """A person who logs in; belongs to one landlord, tenancy or contractor firm (or OPS)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('TENANT','LANDLORD','CONTRACTOR','OPS')", name="role"),
+    )
+    id = id_column("usr")
+    email = sa.Column(sa.String(254), nullable=False, unique=True)
+    name = sa.Column(sa.String(200), nullable=False)
+    role = sa.Column(sa.String(20), nullable=False)
+    password_hash = sa.Column(sa.String(256), nullable=False)
+    landlord_id = sa.Column(sa.String(40), sa.ForeignKey("landlords.id"), nullable=True, index=True)
+    tenant_id = sa.Column(sa.String(40), sa.ForeignKey("tenancies.id"), nullable=True, index=True)
+    contractor_id = sa.Column(sa.String(40), sa.ForeignKey("contractors.id"), nullable=True,
+                              index=True)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of the password."""
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        """True when the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)

@@ -1,0 +1,55 @@
+"""The caller as a principal, built from the verified token's claims (no database query)."""
+from dataclasses import dataclass
+from typing import Optional
+
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: user id, role and the organisation ids the role belongs to."""
+
+    user_id: str
+    role: str
+    landlord_id: Optional[str] = None
+    tenant_id: Optional[str] = None
+    contractor_id: Optional[str] = None
+    session_id: Optional[str] = None
+    expires_at: Optional[int] = None
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> "Principal":
+        """Build the principal from a decoded token."""
+        return cls(user_id=claims["sub"], role=claims["role"],
+                   landlord_id=claims.get("landlordId"), tenant_id=claims.get("tenantId"),
+                   contractor_id=claims.get("contractorId"), session_id=claims.get("sid"),
+                   expires_at=claims.get("exp"))
+
+    @classmethod
+    def from_user(cls, user) -> "Principal":
+        """Build the principal from a User row (tasks, the CLI, tests)."""
+        return cls(user_id=user.id, role=user.role, landlord_id=user.landlord_id,
+                   tenant_id=user.tenant_id, contractor_id=user.contractor_id)
+
+    @property
+    def is_ops(self) -> bool:
+        return self.role == "OPS"
+
+    def audience_keys(self) -> frozenset:
+        """The audience keys this principal matches (see ARCHITECTURE: Audience)."""
+        keys = {f"user:{self.user_id}", f"role:{self.role}"}
+        if self.landlord_id:
+            keys.add(f"landlord:{self.landlord_id}")
+        if self.tenant_id:
+            keys.add(f"tenant:{self.tenant_id}")
+        if self.contractor_id:
+            keys.add(f"contractor:{self.contractor_id}")
+        if self.session_id:
+            keys.add(f"session:{self.session_id}")
+        return frozenset(keys)
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request (raises the JWT errors when there is none)."""
+    verify_jwt_in_request()
+    return Principal.from_claims(get_jwt())

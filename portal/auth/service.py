@@ -1,0 +1,35 @@
+"""Auth rules: check credentials, look up the caller, end a session."""
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.auth.models import User
+from portal.auth.tokens import revoke_session
+from portal.errors import NotFound, Unauthorized
+from portal.extensions import db
+
+# Compared against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the user for these credentials or raise Unauthorized (same answer for both faults)."""
+    user = db.session.execute(
+        db.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthorized("Email or password is wrong.", code="invalid_credentials")
+    if not user.check_password(password):
+        raise Unauthorized("Email or password is wrong.", code="invalid_credentials")
+    return user
+
+
+def get_user(principal) -> User:
+    """The caller's own user row."""
+    user = db.session.get(User, principal.user_id)
+    if user is None:
+        raise NotFound("The token's user no longer exists.")
+    return user
+
+
+def logout(principal) -> None:
+    """Revoke the caller's session: its access and refresh tokens, and its open streams."""
+    revoke_session(principal.session_id)

@@ -1,0 +1,81 @@
+"""Token issue, revocation (kept in Redis) and the JWT error callbacks in the SPEC's shape."""
+import secrets
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
+
+from portal.errors import error_response
+from portal.extensions import jwt, redis_client
+
+
+def user_claims(user) -> dict:
+    """The claims a token carries about its user: enough to authorize without a query."""
+    return {"role": user.role, "landlordId": user.landlord_id, "tenantId": user.tenant_id,
+            "contractorId": user.contractor_id}
+
+
+def issue_tokens(user, session_id=None) -> dict:
+    """A fresh access and refresh token sharing one session id (revoked together on logout)."""
+    session_id = session_id or secrets.token_hex(12)
+    claims = {**user_claims(user), "sid": session_id}
+    return {
+        "accessToken": create_access_token(identity=user.id, additional_claims=claims),
+        "refreshToken": create_refresh_token(identity=user.id, additional_claims=claims),
+        "sessionId": session_id,
+    }
+
+
+def _revoked_key(session_id):
+    return redis_client.key("revoked", "sid", session_id)
+
+
+def revoke_session(session_id: str) -> None:
+    """Revoke every token of a login session until its refresh token would have expired."""
+    ttl = int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()) + 60
+    redis_client.conn.set(_revoked_key(session_id), "1", ex=ttl)
+
+
+def is_session_revoked(session_id) -> bool:
+    """True when the session was logged out (tokens without a session are never accepted)."""
+    if not session_id:
+        return True
+    return bool(redis_client.conn.exists(_revoked_key(session_id)))
+
+
+def init_app(app):
+    """Register the revocation check and the JWT error callbacks."""
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header, payload):
+        return is_session_revoked(payload.get("sid"))
+
+    @jwt.unauthorized_loader
+    def _missing(reason):
+        if reason.startswith("Bad Authorization header"):
+            return error_response(400, "malformed_header", reason)
+        return error_response(401, "unauthorized", "A valid access token is required.",
+                              {"token": [reason]})
+
+    @jwt.invalid_token_loader
+    def _invalid(reason):
+        return error_response(401, "invalid_token", "The token is not valid.", {"token": [reason]})
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return error_response(401, "token_expired", "The token has expired.")
+
+    @jwt.revoked_token_loader
+    def _revoked_response(_header, _payload):
+        return error_response(401, "token_revoked", "The token has been revoked.")
+
+    @jwt.user_lookup_error_loader
+    def _lookup(_header, _payload):
+        return error_response(401, "unauthorized", "The token's user no longer exists.")
+
+    @jwt.token_verification_failed_loader
+    def _failed(_header, _payload):
+        return error_response(401, "invalid_token", "The token is not valid.")
+
+    @jwt.needs_fresh_token_loader
+    def _fresh(_header, _payload):
+        return error_response(401, "fresh_token_required", "A fresh login is required.")

@@ -1,0 +1,81 @@
+"""Auth endpoints: login, refresh, logout, me."""
+from flask import current_app, jsonify, request
+from flask_jwt_extended import (create_access_token, decode_token, get_jwt,
+                                set_access_cookies, set_refresh_cookies, unset_jwt_cookies,
+                                verify_jwt_in_request)
+from flask_smorest import Blueprint
+
+from portal.auth import service
+from portal.auth.principal import Principal, current_principal
+from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
+                                 TokenSchema, UserSchema)
+from portal.auth.tokens import is_session_revoked, issue_tokens, user_claims
+from portal.errors import Unauthorized
+from portal.extensions import limiter
+
+blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _login_key():
+    # Per address and account: one attacker cannot lock every user out, nor try one user fast.
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) and isinstance(body.get("email"), str) else ""
+    return f"{request.remote_addr}|{email.strip().lower()}"
+
+
+@blp.route("/login", methods=["POST"])
+@limiter.limit(_login_limit, key_func=_login_key)
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenSchema)
+def login(body):
+    """Exchange email and password for tokens (also set as HttpOnly cookies for browsers)."""
+    user = service.authenticate(body["email"], body["password"])
+    tokens = issue_tokens(user)
+    response = jsonify(TokenSchema().dump({**tokens, "user": user}))
+    set_access_cookies(response, tokens["accessToken"])
+    set_refresh_cookies(response, tokens["refreshToken"])
+    return response
+
+
+@blp.route("/refresh", methods=["POST"])
+@blp.arguments(RefreshSchema)
+@blp.response(200, AccessTokenSchema)
+def refresh(body):
+    """A new access token for a valid refresh token (body, Authorization header or cookie)."""
+    if body.get("refreshToken"):
+        claims = decode_token(body["refreshToken"])
+        if claims.get("type") != "refresh":
+            raise Unauthorized("A refresh token is required.", code="invalid_token")
+        if is_session_revoked(claims.get("sid")):
+            raise Unauthorized("The token has been revoked.", code="token_revoked")
+    else:
+        verify_jwt_in_request(refresh=True)
+        claims = get_jwt()
+    principal = Principal.from_claims(claims)
+    user = service.get_user(principal)
+    access = create_access_token(identity=user.id,
+                                 additional_claims={**user_claims(user), "sid": claims["sid"]})
+    response = jsonify({"accessToken": access})
+    set_access_cookies(response, access)
+    return response
+
+
+@blp.route("/logout", methods=["POST"])
+@blp.response(200, LogoutSchema)
+def logout():
+    """Revoke this session's tokens everywhere (REST and the event stream) and clear cookies."""
+    service.logout(current_principal())
+    response = jsonify({"success": True})
+    unset_jwt_cookies(response)
+    return response
+
+
+@blp.route("/me", methods=["GET"])
+@blp.response(200, UserSchema)
+def me():
+    """The caller's own user."""
+    return service.get_user(current_principal())

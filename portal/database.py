@@ -1,0 +1,117 @@
+"""Shared column helpers: prefixed ids, UTC timestamps, exact money, ISO formatting."""
+import secrets
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from portal.extensions import db
+
+CENT = Decimal("0.01")
+
+
+def new_id(prefix: str) -> str:
+    """An opaque id with a type prefix, e.g. ``tkt_5f1c…`` (128 random bits)."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def id_column(prefix: str):
+    """A string primary key filled with a fresh prefixed id."""
+    return sa.Column(sa.String(40), primary_key=True, default=lambda: new_id(prefix))
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, without tzinfo (stored as naive UTC everywhere)."""
+    now = datetime.now(timezone.utc)
+    # Millisecond precision: what the API prints is exactly what is stored (cursors compare it).
+    return now.replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso(value):
+    """Format a datetime as UTC ISO 8601 with ``Z`` (dates as YYYY-MM-DD); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        text = value.isoformat(timespec="milliseconds") if value.microsecond else \
+            value.isoformat(timespec="seconds")
+        return text + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not a date: {value!r}")
+
+
+def to_cents(value) -> Decimal:
+    """Round a Decimal half-up to cents."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Money(TypeDecorator):
+    """Exact money: Numeric(12, 2) in the database, Decimal in Python, never float."""
+
+    impl = sa.Numeric(12, 2, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must never be a float")
+        return to_cents(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return to_cents(Decimal(str(value)) if not isinstance(value, Decimal) else value)
+
+
+def money_json(value):
+    """Money as a JSON number with two decimals (a float built from the exact Decimal string)."""
+    return None if value is None else float(to_cents(value))
+
+
+class TimestampMixin:
+    """created_at / updated_at columns in naive UTC."""
+
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+def commit_or_rollback():
+    """Commit the session; on any error roll back and re-raise (no half-written change)."""
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def alembic_render_item(type_, obj, autogen_context):
+    """Render the Money type as plain Numeric(12, 2) in migration scripts."""
+    if type_ == "type" and isinstance(obj, Money):
+        return "sa.Numeric(precision=12, scale=2)"
+    return False
+
+
+def configure_sqlite(engine):
+    """SQLite as a safe default: WAL, foreign keys, and BEGIN IMMEDIATE so writers queue.
+
+    pysqlite's deferred BEGIN lets two transactions read and then both try to write, and one
+    fails at once with "database is locked"; taking the write lock at BEGIN makes concurrent
+    writers wait their turn (busy timeout) instead, which gives counters and compare-and-set the
+    same meaning they have on PostgreSQL.
+    """
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,1 @@
+"""Directory: landlords, properties, tenancies and contractor firms."""

@@ -1,0 +1,46 @@
+"""Unbound extension singletons; each is bound to an app in create_app()."""
+import redis
+from flask import current_app
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+# Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate()
+jwt = JWTManager()
+api = Api()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class RedisClient:
+    """Holds one connection pool per app; `redis_client.conn` is the client for the current app."""
+
+    def init_app(self, app):
+        """Create the app's Redis client (no connection is opened until first use)."""
+        app.extensions["redis"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], decode_responses=True,
+            socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
+
+    @property
+    def conn(self) -> redis.Redis:
+        return current_app.extensions["redis"]
+
+    def key(self, *parts) -> str:
+        """A key under this app's prefix."""
+        return current_app.config["REDIS_PREFIX"] + ":".join(str(p) for p in parts)
+
+
+redis_client = RedisClient()

@@ -1,0 +1,1 @@
+"""Health check of the database and Redis."""

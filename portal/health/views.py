@@ -1,0 +1,25 @@
+"""GET /api/health: 200 when the database and Redis answer, 503 otherwise."""
+from flask import jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from portal.health.service import check
+
+blp = Blueprint("health", __name__, url_prefix="/api", description="Liveness")
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    db = fields.String()
+    redis = fields.String()
+
+
+@blp.route("/health", methods=["GET"])
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema)
+def health():
+    """Status of each backing part (no auth)."""
+    result = check()
+    response = jsonify(result)
+    response.status_code = 200 if result["status"] == "ok" else 503
+    return response

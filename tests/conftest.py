@@ -1,0 +1,170 @@
+"""Fixtures: a real Redis (our own redis-server on a free port) and a real database per run.
+
+The database is SQLite in a temporary folder, or a fresh PostgreSQL database when
+TEST_DATABASE_URL points at a server (CI). Each test starts from the seeded demo data.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.extensions import db
+from portal.seed import PASSWORD, seed_demo_data
+
+SEEDED_TABLES = ("landlords", "properties", "tenancies", "contractors", "users")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(folder, port=None):
+    """Start a private redis-server; return (process, url)."""
+    port = port or free_port()
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--maxclients", "50000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        try:
+            client.ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of this test run's own: (process, url)."""
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield proc, url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server):
+    return redis_server[1]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh, empty database for this run (dropped at the end on PostgreSQL)."""
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "portal.db")
+        return
+    base = base.replace("postgres://", "postgresql://", 1).replace(
+        "postgresql://", "postgresql+psycopg://", 1)
+    name = "portal_test_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_config(database_url, redis_url, **extra) -> dict:
+    """Config overrides pointing an app at this run's database and Redis."""
+    return {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
+            "REDIS_PREFIX": "test:", **extra}
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url):
+    """The app under test, migrated to head and seeded once."""
+    import flask_migrate
+
+    app = create_app("testing", test_config(database_url, redis_url))
+    with app.app_context():
+        flask_migrate.upgrade()
+        seed_demo_data()
+        app.config["SEEDED_IDS"] = {
+            table: {row[0] for row in db.session.execute(sa.text(f"SELECT id FROM {table}"))}
+            for table in SEEDED_TABLES}
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean(request, redis_url):
+    """After each test: every row but the seeded ones goes, and Redis is emptied."""
+    yield
+    if "app" not in request.fixturenames:
+        redis.Redis.from_url(redis_url).flushall()
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        seeded = app.config["SEEDED_IDS"]
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                if table.name in seeded:
+                    conn.execute(table.delete().where(table.c.id.not_in(seeded[table.name])))
+                else:
+                    conn.execute(table.delete())
+    redis.Redis.from_url(redis_url).flushall()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def demo(app):
+    """Ids of the seeded demo records, by a short name."""
+    from portal.auth.models import User
+
+    with app.app_context():
+        users = {u.email.split("@")[0]: u for u in db.session.execute(db.select(User)).scalars()}
+        ids = {
+            "users": {name: u.id for name, u in users.items()},
+            "ll1": users["landlord"].landlord_id, "ll2": users["landlord2"].landlord_id,
+            "ten1": users["tenant"].tenant_id, "ten2": users["tenant2"].tenant_id,
+            "ctr": users["contractor"].contractor_id,
+        }
+        from portal.directory.models import Tenancy
+        ids["prop1"] = db.session.get(Tenancy, ids["ten1"]).property_id
+        ids["prop2"] = db.session.get(Tenancy, ids["ten2"]).property_id
+    return ids
+
+
+def login_as(client, name: str) -> dict:
+    """Log a demo user in (``tenant``, ``landlord2``…); return the Authorization header."""
+    response = client.post("/api/auth/login",
+                           json={"email": f"{name}@example.com", "password": PASSWORD})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": "Bearer " + response.get_json()["accessToken"]}
+
+
+@pytest.fixture
+def auth(client):
+    """``auth("tenant")`` → headers for that demo user (cached per test)."""
+    cache = {}
+
+    def _auth(name):
+        if name not in cache:
+            cache[name] = login_as(client, name)
+        return cache[name]
+    return _auth

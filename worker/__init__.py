@@ -1,0 +1,1 @@
+"""Celery task shells: each names a task and calls one service function."""

@@ -1,0 +1,16 @@
+"""Housekeeping tasks run by the beat."""
+from celery import shared_task
+
+from portal import idempotency
+
+
+@shared_task(name="maintenance.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Delete Idempotency-Key records older than the retention window."""
+    return idempotency.purge_expired()
+
+
+@shared_task(name="maintenance.ping")
+def ping(value: str) -> str:
+    """Round trip used by the health of the worker (and the stack test)."""
+    return f"pong:{value}"

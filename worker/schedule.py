@@ -1,0 +1,9 @@
+"""The beat schedule, as one reviewable list."""
+
+
+def beat_schedule(config) -> dict:
+    """Periodic tasks and how often they run (seconds, from config)."""
+    return {
+        "purge-idempotency-keys": {"task": "maintenance.purge_idempotency_keys",
+                                   "schedule": config["IDEMPOTENCY_PURGE_S"]},
+    }

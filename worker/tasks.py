@@ -1,0 +1,2 @@
+"""Imports every task module so the worker registers them all by name."""
+from worker import maintenance  # noqa: F401

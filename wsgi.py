@@ -1,0 +1,4 @@
+"""WSGI entry point for gunicorn (``wsgi:app``)."""
+from portal import create_app
+
+app = create_app()
