@@ -1,4 +1,5 @@
 """The portal's app factory: config → extensions → celery → blueprints → errors → cli."""
+import importlib
 import logging
 
 from flask import Flask
@@ -71,14 +72,18 @@ def register_celery(app):
     celery_init_app(app)
 
 
+# Each area's views module exposes ``blp``; one line per area.
+BLUEPRINTS = (
+    "portal.auth.views",
+    "portal.directory.views",
+    "portal.health.views",
+)
+
+
 def register_blueprints(app):
     """Each area registers its blueprint with the API (which documents it in openapi.json)."""
-    from portal.auth.views import blp as auth
-    from portal.directory.views import blp as directory
-    from portal.health.views import blp as health
-
-    for blueprint in (auth, directory, health):
-        api.register_blueprint(blueprint)
+    for module_name in BLUEPRINTS:
+        api.register_blueprint(importlib.import_module(module_name).blp)
 
 
 def register_errorhandlers(app):

@@ -168,3 +168,16 @@ def auth(client):
             cache[name] = login_as(client, name)
         return cache[name]
     return _auth
+
+
+@pytest.fixture
+def celery_worker(app):
+    """A real Celery worker (in a thread) on this run's Redis broker, for the test's duration."""
+    from celery.contrib.testing.worker import start_worker
+
+    import worker.tasks  # noqa: F401  (registers every task by name)
+
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
+                      shutdown_timeout=30, loglevel="WARNING") as worker_:
+        yield worker_

@@ -1,0 +1,70 @@
+"""Opaque cursors and newest-first pages for every list endpoint."""
+import base64
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from marshmallow import ValidationError, fields, validate, validates
+
+from portal.database import iso
+from portal.errors import ValidationFailed
+from portal.extensions import db
+from portal.schemas import InputSchema
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class PageArgsSchema(InputSchema):
+    """``?limit=&cursor=`` (list endpoints extend it with their filters)."""
+
+    limit = fields.Integer(load_default=DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+    @validates("cursor")
+    def _cursor(self, value, **_kwargs):
+        if value is not None:
+            decode_cursor(value)
+
+
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    """An opaque cursor pointing just after (older than) this row."""
+    raw = json.dumps([iso(created_at), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str):
+    """(created_at, id) from a cursor; raises a marshmallow ValidationError if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, row_id = json.loads(raw)
+        created_at = datetime.fromisoformat(stamp.rstrip("Z"))
+        if not isinstance(row_id, str):
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationError("Not a valid cursor.")
+    return created_at, row_id
+
+
+def paginate(query, model, limit: int, cursor) -> dict:
+    """Run ``query`` newest first from ``cursor``; return ``{"items", "nextCursor"}``.
+
+    The model needs ``created_at`` and ``id``; ties on created_at are broken by id.
+    """
+    if cursor:
+        try:
+            created_at, row_id = decode_cursor(cursor)
+        except ValidationError as exc:
+            raise ValidationFailed(details={"cursor": exc.messages})
+        query = query.where(sa.or_(
+            model.created_at < created_at,
+            sa.and_(model.created_at == created_at, model.id < row_id)))
+    rows = db.session.execute(
+        query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    ).scalars().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return {"items": rows, "nextCursor": next_cursor}
