@@ -20,7 +20,7 @@ setup: $(VENV)/.installed
 
 migrate: setup
 	@mkdir -p var
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade heads
 
 seed: migrate
 	$(BIN)/flask seed --if-empty

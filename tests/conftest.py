@@ -95,7 +95,7 @@ def app(database_url, redis_url):
 
     app = create_app("testing", test_config(database_url, redis_url))
     with app.app_context():
-        flask_migrate.upgrade()
+        flask_migrate.upgrade(revision="heads")
         seed_demo_data()
         app.config["SEEDED_IDS"] = {
             table: {row[0] for row in db.session.execute(sa.text(f"SELECT id FROM {table}"))}
