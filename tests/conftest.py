@@ -82,7 +82,7 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
-def test_config(database_url, redis_url, **extra) -> dict:
+def config_for(database_url, redis_url, **extra) -> dict:
     """Config overrides pointing an app at this run's database and Redis."""
     return {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
             "REDIS_PREFIX": "test:", **extra}
@@ -93,7 +93,7 @@ def app(database_url, redis_url):
     """The app under test, migrated to head and seeded once."""
     import flask_migrate
 
-    app = create_app("testing", test_config(database_url, redis_url))
+    app = create_app("testing", config_for(database_url, redis_url))
     with app.app_context():
         flask_migrate.upgrade(revision="heads")
         seed_demo_data()

@@ -10,7 +10,7 @@ def purge_idempotency_keys() -> int:
     return idempotency.purge_expired()
 
 
-@shared_task(name="maintenance.ping")
+@shared_task(name="maintenance.ping", ignore_result=False)
 def ping(value: str) -> str:
     """Round trip used by the health of the worker (and the stack test)."""
     return f"pong:{value}"

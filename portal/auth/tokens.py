@@ -51,13 +51,13 @@ def init_app(app):
 
     @jwt.unauthorized_loader
     def _missing(reason):
-        if reason.startswith("Bad Authorization header"):
-            return error_response(400, "malformed_header", reason)
         return error_response(401, "unauthorized", "A valid access token is required.",
                               {"token": [reason]})
 
     @jwt.invalid_token_loader
     def _invalid(reason):
+        if reason.startswith("Bad Authorization header"):
+            return error_response(400, "malformed_header", reason)
         return error_response(401, "invalid_token", "The token is not valid.", {"token": [reason]})
 
     @jwt.expired_token_loader

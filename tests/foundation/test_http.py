@@ -1,0 +1,71 @@
+"""Cross-cutting HTTP behaviour: error shape, health, OpenAPI."""
+import pytest
+
+from portal import create_app
+from tests.conftest import config_for, free_port
+
+
+def test_unknown_route_is_404_in_shape(client):
+    response = client.get("/api/nowhere")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": {"code": "not_found", "message": "No such resource."}}
+
+
+def test_wrong_method_is_405_in_shape(client):
+    response = client.delete("/api/health")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_health_ok(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "db": "ok", "redis": "ok"}
+
+
+def test_health_is_503_when_redis_is_down(database_url):
+    app = create_app("testing", config_for(
+        database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    response = app.test_client().get("/api/health")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "degraded", "db": "ok", "redis": "down"}
+
+
+def test_health_is_503_when_the_database_is_down(redis_url, tmp_path):
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    app = create_app("testing", config_for(url, redis_url))
+    response = app.test_client().get("/api/health")
+    assert response.status_code == 503
+    assert response.get_json()["db"] == "down"
+
+
+def test_authenticated_call_with_redis_down_is_503_not_500(app, database_url, client, auth):
+    headers = auth("tenant")
+    down = create_app("testing", config_for(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    response = down.test_client().get("/api/auth/me", headers=headers)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_openapi_describes_every_endpoint(app, client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, ops in spec["paths"].items()
+                  for method in ops if method in ("get", "post", "patch", "put", "delete")}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint.startswith("api-docs"):
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = "/".join(seg.split(":")[-1] if seg.startswith("{") else seg
+                        for seg in path.split("/"))
+        path = path.replace("{", "{").replace("}", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method) in documented, (path, method)
+
+
+@pytest.mark.parametrize("path", ["/api/auth/me", "/api/properties"])
+def test_token_in_query_string_is_not_accepted(app, auth, path):
+    token = auth("tenant")["Authorization"].split()[1]
+    fresh = app.test_client()  # no login cookies
+    assert fresh.get(f"{path}?access_token={token}").status_code == 401

@@ -1,0 +1,98 @@
+"""Start the real processes (gunicorn + gevent, Celery worker, beat) for integration tests."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def process_env(database_url, redis_url, **extra) -> dict:
+    """Environment for a portal process pointed at this run's database and Redis."""
+    env = {**os.environ, "PORTAL_ENV": "testing", "DATABASE_URL": database_url,
+           "REDIS_URL": redis_url, "REDIS_PREFIX": "test:", "PYTHONPATH": str(ROOT)}
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+@contextmanager
+def running(args, env, name, log_dir):
+    """Run one process for the duration of the block; its output goes to a log file."""
+    log_path = Path(log_dir) / f"{name}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def web(env, port, log_dir, workers=1):
+    """gunicorn with the gevent worker class, as the Procfile runs it."""
+    args = [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--worker-class", "gevent",
+            "--no-control-socket", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            "wsgi:app"]
+    return running(args, env, f"web-{port}", log_dir)
+
+
+def worker(env, log_dir, name="worker"):
+    """A Celery worker process, as the Procfile runs it."""
+    args = [str(BIN / "celery"), "-A", "celery_app", "worker", "--pool=threads",
+            "--concurrency=4", "--loglevel=INFO", "--without-heartbeat", "--without-gossip",
+            "--without-mingle", "-n", f"{name}-{os.getpid()}@%h"]
+    return running(args, env, name, log_dir)
+
+
+def beat(env, log_dir):
+    """Celery beat, with its schedule file in the log folder."""
+    args = [str(BIN / "celery"), "-A", "celery_app", "beat", "--loglevel=INFO",
+            f"--schedule={Path(log_dir) / 'beat-schedule'}"]
+    return running(args, env, "beat", log_dir)
+
+
+def request(base, method, path, body=None, headers=None, timeout=10):
+    """(status, parsed JSON body) of one HTTP call; error statuses are returned, not raised."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
+    """Poll ``predicate`` until it returns a truthy value; return it or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, urllib.error.URLError) as exc:
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
+
+
+def wait_for_web(base, timeout=30):
+    """Wait until the web process answers its health check."""
+    return wait_until(lambda: request(base, "GET", "/api/health", timeout=2)[0] == 200,
+                      timeout=timeout, what=f"{base}/api/health")
+
+
+__all__ = ["ExitStack", "process_env", "web", "worker", "beat", "request", "wait_until",
+           "wait_for_web"]
