@@ -103,6 +103,7 @@ def test_login_is_rate_limited(app, client):
                           json={"email": "tenant@example.com", "password": "password123"})
     assert limited.status_code == 429
     assert limited.get_json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) > 0
     # Another account from the same address is not locked out.
     assert login_as(client, "landlord")
 
