@@ -38,27 +38,35 @@ def running(args, env, name, log_dir):
                 proc.wait()
 
 
+def procfile_command(name) -> str:
+    """The command line the Procfile gives a process type (what `make run` starts)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == name:
+            return command.strip()
+    raise KeyError(name)
+
+
+def _procfile(name, env, log_dir, label=None):
+    env = {**env, "PATH": f"{BIN}:{env.get('PATH', '')}"}
+    return running(["bash", "-c", "exec " + procfile_command(name)], env, label or name, log_dir)
+
+
 def web(env, port, log_dir, workers=1):
-    """gunicorn with the gevent worker class, as the Procfile runs it."""
-    args = [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--worker-class", "gevent",
-            "--no-control-socket", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-            "wsgi:app"]
-    return running(args, env, f"web-{port}", log_dir)
+    """The Procfile's web process (gunicorn, gevent worker) on ``port``."""
+    env = {**env, "PORT": str(port), "GUNICORN_WORKERS": str(workers)}
+    return _procfile("web", env, log_dir, f"web-{port}")
 
 
 def worker(env, log_dir, name="worker"):
-    """A Celery worker process, as the Procfile runs it."""
-    args = [str(BIN / "celery"), "-A", "celery_app", "worker", "--pool=threads",
-            "--concurrency=4", "--loglevel=INFO", "--without-heartbeat", "--without-gossip",
-            "--without-mingle", "-n", f"{name}-{os.getpid()}@%h"]
-    return running(args, env, name, log_dir)
+    """The Procfile's Celery worker."""
+    return _procfile("worker", env, log_dir, name)
 
 
 def beat(env, log_dir):
-    """Celery beat, with its schedule file in the log folder."""
-    args = [str(BIN / "celery"), "-A", "celery_app", "beat", "--loglevel=INFO",
-            f"--schedule={Path(log_dir) / 'beat-schedule'}"]
-    return running(args, env, "beat", log_dir)
+    """The Procfile's Celery beat, with its schedule file in the log folder."""
+    env = {**env, "CELERY_BEAT_SCHEDULE": str(Path(log_dir) / "beat-schedule")}
+    return _procfile("beat", env, log_dir)
 
 
 def request(base, method, path, body=None, headers=None, timeout=10):
@@ -94,5 +102,5 @@ def wait_for_web(base, timeout=30):
                       timeout=timeout, what=f"{base}/api/health")
 
 
-__all__ = ["ExitStack", "process_env", "web", "worker", "beat", "request", "wait_until",
-           "wait_for_web"]
+__all__ = ["ExitStack", "process_env", "procfile_command", "web", "worker", "beat", "request",
+           "wait_until", "wait_for_web"]
