@@ -58,17 +58,20 @@ def _request_hash() -> str:
 
 
 def _claim(user_id: str, key: str, request_hash: str):
-    """Insert the key as IN_FLIGHT; return None when claimed, else the existing row."""
+    """Insert the key as IN_FLIGHT; return (True, None) when claimed, else (False, the row).
+
+    The row is None when it went between our insert and our read (taken over or released).
+    """
     row = IdempotencyKey(user_id=user_id, key=key, method=request.method, path=request.path,
                          request_hash=request_hash)
     db.session.add(row)
     try:
         db.session.commit()
         g.idempotency_row_id = row.id
-        return None
+        return True, None
     except IntegrityError:
         db.session.rollback()
-    return db.session.execute(db.select(IdempotencyKey).where(
+    return False, db.session.execute(db.select(IdempotencyKey).where(
         IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)).scalar_one_or_none()
 
 
@@ -86,10 +89,12 @@ def _before():
     if not claims:
         return None  # the view answers 401; nothing to remember
     user_id, request_hash = claims["sub"], _request_hash()
-    for _attempt in range(2):
-        existing = _claim(user_id, key, request_hash)
-        if existing is None:
+    for _attempt in range(3):
+        claimed, existing = _claim(user_id, key, request_hash)
+        if claimed:
             return None
+        if existing is None:
+            continue  # freed meanwhile: try to claim it again, never run unclaimed
         if existing.request_hash != request_hash:
             raise ValidationFailed("This Idempotency-Key was used with another request.",
                                    code="idempotency_key_reused")
@@ -101,7 +106,10 @@ def _before():
         if utcnow() - existing.created_at < STALE_IN_FLIGHT:
             raise Conflict("A request with this Idempotency-Key is still running.",
                            code="idempotency_key_in_flight")
-        db.session.delete(existing)  # abandoned by a crashed request: take it over
+        # Abandoned by a crashed request: free it (only that stale row; concurrent retries may
+        # all try, and the claim above lets exactly one of them have it).
+        db.session.execute(sa.delete(IdempotencyKey).where(
+            IdempotencyKey.id == existing.id, IdempotencyKey.state == "IN_FLIGHT"))
         db.session.commit()
     raise Conflict("A request with this Idempotency-Key is still running.",
                    code="idempotency_key_in_flight")

@@ -1,0 +1,1 @@
+"""Tickets: the maintenance workflow (state machine, quotes, approval, timeline)."""

@@ -1,0 +1,66 @@
+"""Tickets and their timeline."""
+import sqlalchemy as sa
+
+from portal.database import Money, TimestampMixin, id_column, utcnow
+from portal.extensions import db
+from portal.tickets.state import PRIORITIES, STATUSES
+
+
+def _one_of(column, values):
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Ticket(TimestampMixin, db.Model):
+    """A maintenance request filed by a tenancy about its property."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("status", STATUSES), name="status"),
+        sa.CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
+        sa.CheckConstraint("quote_amount IS NULL OR quote_amount > 0", name="quote_amount"),
+        sa.Index("ix_tickets_created_at_id", "created_at", "id"),
+    )
+    id = id_column("tkt")
+    landlord_id = sa.Column(sa.String(40), sa.ForeignKey("landlords.id"), nullable=False,
+                            index=True)
+    tenant_id = sa.Column(sa.String(40), sa.ForeignKey("tenancies.id"), nullable=False, index=True)
+    property_id = sa.Column(sa.String(40), sa.ForeignKey("properties.id"), nullable=False,
+                            index=True)
+    contractor_id = sa.Column(sa.String(40), sa.ForeignKey("contractors.id"), nullable=True,
+                              index=True)
+    title = sa.Column(sa.String(200), nullable=False)
+    category = sa.Column(sa.String(50), nullable=True)
+    description = sa.Column(sa.Text, nullable=False)
+    priority = sa.Column(sa.String(10), nullable=False)
+    status = sa.Column(sa.String(20), nullable=False, default="OPEN")
+    quote_amount = sa.Column(Money, nullable=True)
+    quote_notes = sa.Column(sa.Text, nullable=True)
+    quote_submitted_at = sa.Column(sa.DateTime, nullable=True)
+    version = sa.Column(sa.Integer, nullable=False)
+
+    # SQLAlchemy turns every flush of a change into UPDATE ... WHERE id = ? AND version = ?
+    # (and raises StaleDataError when another transaction won): the compare-and-set.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def quote(self):
+        """The submitted quote as a dict, or None."""
+        if self.quote_submitted_at is None:
+            return None
+        return {"amount": self.quote_amount, "notes": self.quote_notes,
+                "submitted_at": self.quote_submitted_at}
+
+
+class TimelineEntry(db.Model):
+    """One recorded change of a ticket, written in the same transaction as the change."""
+
+    __tablename__ = "ticket_timeline"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "ticket_version"),)
+    id = id_column("tl")
+    ticket_id = sa.Column(sa.String(40), sa.ForeignKey("tickets.id"), nullable=False)
+    # The ticket's version after the change: orders the timeline and forbids a double entry.
+    ticket_version = sa.Column(sa.Integer, nullable=False)
+    event_type = sa.Column(sa.String(32), nullable=False)
+    actor_id = sa.Column(sa.String(40), sa.ForeignKey("users.id"), nullable=True)
+    details = sa.Column(sa.Text, nullable=False, default="{}")  # JSON-encoded, served as a string
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)

@@ -1,0 +1,201 @@
+"""Ticket rules and transactions: each write is one commit of ticket + timeline + outbox row."""
+import json
+from typing import NamedTuple, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.database import money_json, utcnow
+from portal.directory.models import ContractorFirm, Tenancy
+from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from portal.events.outbox import record_event, ticket_audience
+from portal.extensions import db
+from portal.pagination import paginate
+from portal.tickets import state
+from portal.tickets.models import Ticket, TimelineEntry
+
+
+class Change(NamedTuple):
+    """A committed change: the ticket as it now is and the outbox event to deliver."""
+
+    ticket: Ticket
+    event_id: str
+
+
+def visible_tickets(principal):
+    """A query of the tickets the caller may see (anything else answers 404)."""
+    query = sa.select(Ticket)
+    scope = {state.LANDLORD: (Ticket.landlord_id, principal.landlord_id),
+             state.TENANT: (Ticket.tenant_id, principal.tenant_id),
+             state.CONTRACTOR: (Ticket.contractor_id, principal.contractor_id)}
+    if principal.role == state.OPS:
+        return query
+    column, value = scope.get(principal.role, (None, None))
+    if value is None:
+        # Never compare with NULL: "contractor_id IS NULL" would show every unassigned ticket.
+        return query.where(sa.false())
+    return query.where(column == value)
+
+
+def get_ticket(principal, ticket_id: str) -> Ticket:
+    """One visible ticket, or NotFound."""
+    ticket = db.session.execute(
+        visible_tickets(principal).where(Ticket.id == ticket_id)).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    return ticket
+
+
+def list_tickets(principal, *, limit: int, cursor=None, status=None, property_id=None,
+                 priority=None) -> dict:
+    """A newest-first page of the visible tickets matching the filters."""
+    query = visible_tickets(principal)
+    if status:
+        query = query.where(Ticket.status == status)
+    if property_id:
+        query = query.where(Ticket.property_id == property_id)
+    if priority:
+        query = query.where(Ticket.priority == priority)
+    return paginate(query, Ticket, limit, cursor)
+
+
+def timeline(principal, ticket_id: str) -> list:
+    """The visible ticket's timeline, oldest first."""
+    ticket = get_ticket(principal, ticket_id)
+    return db.session.execute(sa.select(TimelineEntry).where(
+        TimelineEntry.ticket_id == ticket.id).order_by(TimelineEntry.ticket_version)
+    ).scalars().all()
+
+
+def create_ticket(principal, *, property_id: str, title: str, description: str, priority: str,
+                  category: Optional[str] = None) -> Change:
+    """File a ticket for the tenant's own property (status OPEN, event ticket.created)."""
+    if principal.role != state.TENANT:
+        raise Forbidden("Only a tenant files tickets.")
+    tenancy = db.session.get(Tenancy, principal.tenant_id) if principal.tenant_id else None
+    if tenancy is None or tenancy.property_id != property_id:
+        # The same answer for an unknown property and another one: nothing leaks.
+        raise ValidationFailed(details={"propertyId": ["Not the property of your tenancy."]})
+    ticket = Ticket(landlord_id=tenancy.landlord_id, tenant_id=tenancy.id,
+                    property_id=property_id, title=title.strip(), category=category,
+                    description=description, priority=priority, status=state.OPEN)
+    db.session.add(ticket)
+    return _record_and_commit(principal, ticket, "created", "ticket.created",
+                              {"to": state.OPEN, "priority": priority})
+
+
+def assign(principal, ticket_id: str, contractor_id: str) -> Change:
+    """Set the contractor firm of an OPEN or TRIAGED ticket (event ticket.assigned)."""
+    ticket = _load_for_change(principal, ticket_id)
+    _check(state.ASSIGN, principal, ticket)
+    if db.session.get(ContractorFirm, contractor_id) is None:
+        _abort(ValidationFailed(details={"contractorId": ["No such contractor firm."]}))
+    details = {"contractorId": contractor_id, "previousContractorId": ticket.contractor_id}
+    ticket.contractor_id = contractor_id
+    return _record_and_commit(principal, ticket, state.timeline_type(state.ASSIGN, None),
+                              state.event_type(state.ASSIGN, None), details)
+
+
+def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None) -> Change:
+    """Move the ticket through ``PATCH …/status`` as the state machine allows."""
+    ticket = _load_for_change(principal, ticket_id)
+    _check(state.STATUS, principal, ticket, to)
+    details = {"from": ticket.status, "to": to}
+    if note:
+        details["note"] = note
+    ticket.status = to
+    return _record_and_commit(principal, ticket, state.timeline_type(state.STATUS, to),
+                              state.event_type(state.STATUS, to), details)
+
+
+def submit_quote(principal, ticket_id: str, amount, notes: str) -> Change:
+    """The assigned contractor quotes a TRIAGED ticket (status QUOTED)."""
+    ticket = _load_for_change(principal, ticket_id)
+    _check(state.QUOTE, principal, ticket, state.QUOTED)
+    details = {"from": ticket.status, "to": state.QUOTED, "amount": money_json(amount)}
+    ticket.status = state.QUOTED
+    ticket.quote_amount, ticket.quote_notes = amount, notes
+    ticket.quote_submitted_at = utcnow()
+    return _record_and_commit(principal, ticket, state.timeline_type(state.QUOTE, state.QUOTED),
+                              state.event_type(state.QUOTE, state.QUOTED), details)
+
+
+def approve(principal, ticket_id: str) -> Change:
+    """The landlord approves a QUOTED ticket (status APPROVED)."""
+    ticket = _load_for_change(principal, ticket_id)
+    _check(state.APPROVE, principal, ticket, state.APPROVED)
+    details = {"from": ticket.status, "to": state.APPROVED,
+               "amount": money_json(ticket.quote_amount)}
+    ticket.status = state.APPROVED
+    return _record_and_commit(
+        principal, ticket, state.timeline_type(state.APPROVE, state.APPROVED),
+        state.event_type(state.APPROVE, state.APPROVED), details)
+
+
+def _load_for_change(principal, ticket_id: str) -> Ticket:
+    # The row lock makes a concurrent change wait and then judge the status the winner left
+    # (PostgreSQL); SQLite serializes writers at BEGIN. The version compare-and-set on flush
+    # is the backstop for any path that reads without the lock.
+    ticket = db.session.execute(
+        visible_tickets(principal).where(Ticket.id == ticket_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if ticket is None:
+        _abort(NotFound("No such ticket."))
+    return ticket
+
+
+def _check(call: str, principal, ticket: Ticket, target: Optional[str] = None) -> None:
+    verdict = state.decide(call, principal.role, ticket.status, target)
+    if verdict is state.Verdict.WRONG_ROLE:
+        _abort(Forbidden(f"A {principal.role.lower()} may not do this."))
+    if verdict is state.Verdict.INVALID:
+        details = {"currentStatus": ticket.status}
+        if target:
+            details["requestedStatus"] = target
+        message = (f"The ticket is {ticket.status}; this is not possible now."
+                   if target is None or call != state.STATUS else
+                   f"The ticket cannot move from {ticket.status} to {target} this way.")
+        _abort(InvalidTransition(message, details=details))
+
+
+def _abort(error):
+    db.session.rollback()  # release the row lock at once
+    raise error
+
+
+def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type: str,
+                       details: dict) -> Change:
+    """Flush the change (bumping version), add its timeline entry and outbox row, commit."""
+    try:
+        db.session.flush()
+        db.session.add(TimelineEntry(ticket_id=ticket.id, ticket_version=ticket.version,
+                                     event_type=timeline_type, actor_id=principal.user_id,
+                                     details=json.dumps(details)))
+        event = record_event(event_type, principal, landlord_id=ticket.landlord_id,
+                             tenant_id=ticket.tenant_id,
+                             resources=[{"type": "ticket", "id": ticket.id}],
+                             audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
+                                                      ticket.contractor_id),
+                             version=ticket.version)
+        db.session.flush()
+        event_id = event.id
+        _commit_keeping_state()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("The ticket was changed by someone else; reload and retry.",
+                       code="version_conflict")
+    except Exception:
+        db.session.rollback()
+        raise
+    return Change(ticket, event_id)
+
+
+def _commit_keeping_state():
+    # The answer must show this change: with the default expire-on-commit, dumping would reload
+    # the row and could show a change another request committed in between.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
