@@ -72,11 +72,16 @@ def money_json(value):
     return None if value is None else float(to_cents(value))
 
 
+def _same_as_created(context):
+    # A new row's updated_at is exactly its created_at, not a clock read a moment later.
+    return context.get_current_parameters().get("created_at") or utcnow()
+
+
 class TimestampMixin:
     """created_at / updated_at columns in naive UTC."""
 
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=_same_as_created, onupdate=utcnow)
 
 
 def commit_or_rollback():
