@@ -9,6 +9,8 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from portal.schemas import ErrorSchema
+
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -21,7 +23,24 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 jwt = JWTManager()
-api = Api()
+
+
+class PortalApi(Api):
+    """flask-smorest's Api, documenting errors in the portal's own shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app, *args, **kwargs):
+        """Bind to the app and describe how callers authenticate."""
+        super().init_app(app, *args, **kwargs)
+        self.spec.components.security_scheme(
+            "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+        self.spec.components.security_scheme(
+            "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "access_token_cookie"})
+        self.spec.options["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+
+
+api = PortalApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 

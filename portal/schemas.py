@@ -16,7 +16,7 @@ class ErrorBodySchema(Schema):
 
 
 class ErrorSchema(Schema):
-    """The SPEC's error shape (documented on every operation)."""
+    """The SPEC's error shape (documented on every operation as ApiError)."""
 
     error = fields.Nested(ErrorBodySchema, required=True)
 
