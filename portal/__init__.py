@@ -77,6 +77,8 @@ BLUEPRINTS = (
     "portal.auth.views",
     "portal.directory.views",
     "portal.health.views",
+    "portal.notifications.views",
+    "portal.events.views",
     "portal.tickets.views",
 )
 

@@ -4,6 +4,7 @@
 def beat_schedule(config) -> dict:
     """Periodic tasks and how often they run (seconds, from config)."""
     return {
+        "relay-outbox": {"task": "events.relay_outbox", "schedule": config["OUTBOX_RELAY_S"]},
         "purge-idempotency-keys": {"task": "maintenance.purge_idempotency_keys",
                                    "schedule": config["IDEMPOTENCY_PURGE_S"]},
     }

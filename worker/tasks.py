@@ -1,2 +1,3 @@
 """Imports every task module so the worker registers them all by name."""
+from worker import events  # noqa: F401
 from worker import maintenance  # noqa: F401

@@ -33,6 +33,9 @@ def revoke_session(session_id: str) -> None:
     """Revoke every token of a login session until its refresh token would have expired."""
     ttl = int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()) + 60
     redis_client.conn.set(_revoked_key(session_id), "1", ex=ttl)
+    # Open event streams of this session hear it through the stream and close within seconds.
+    from portal.events.publisher import publish_control
+    publish_control("session_revoked", f"session:{session_id}")
 
 
 def is_session_revoked(session_id) -> bool:

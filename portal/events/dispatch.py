@@ -13,6 +13,9 @@ def enqueue_delivery(*event_ids) -> None:
         if not event_id:
             continue
         try:
-            celery.send_task("events.deliver", args=[event_id], retry=False)
+            # ignore_result: no result-backend subscription, which retries for ~20 s when Redis
+            # is down; the outcome is the outbox row, not a Celery result.
+            celery.send_task("events.deliver", args=[event_id], retry=False, ignore_result=True)
         except Exception as exc:  # broker down: the change is committed, the relay will send it
             log.warning("could not enqueue events.deliver(%s): %s", event_id, exc)
+            return  # the broker is down: do not make the request wait once per event

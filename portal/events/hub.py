@@ -1,0 +1,224 @@
+"""The event hub: one reader per web process fanning the Redis stream out to local streams.
+
+One blocking XREAD on one dedicated connection serves every client of the process; each event is
+framed once and handed, by audience-key lookup, to bounded per-connection queues. The reader is a
+``threading.Thread``: a greenlet under gunicorn's gevent worker (which patches threading before
+the app is imported), a real thread under the dev server and the test client.
+"""
+import gc
+import logging
+import os
+import threading
+import time
+from collections import deque
+
+import redis
+
+from portal.errors import DomainError
+from portal.events import sse
+from portal.events.metrics import metrics
+
+log = logging.getLogger(__name__)
+
+
+class TooManyStreams(DomainError):
+    status, code = 429, "too_many_streams"
+    message = "Too many open event streams for this user; close one and retry."
+
+
+def _new_wakeup():
+    """An Event that blocks the right thing: a greenlet under gevent, a thread otherwise."""
+    try:
+        from gevent.monkey import is_module_patched
+        if is_module_patched("threading"):
+            from gevent.event import Event
+            return Event()
+    except ImportError:  # pragma: no cover
+        pass
+    return threading.Event()
+
+
+class Subscriber:
+    """One open stream: its audience keys and a bounded queue of (entry id, frame, ms)."""
+
+    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered")
+
+    def __init__(self, principal, limit: int):
+        self.user_id = principal.user_id
+        self.keys = principal.audience_keys()
+        self.limit = limit
+        self.queue = deque()
+        self.wakeup = _new_wakeup()
+        self.closed = None  # the reason, once the hub ends this stream
+        self.registered = False
+
+    def push(self, item) -> bool:
+        """Queue an item; False when the queue is full (the hub then closes the stream)."""
+        if len(self.queue) >= self.limit:
+            return False
+        self.queue.append(item)
+        self.wakeup.set()
+        return True
+
+    def close(self, reason: str) -> None:
+        """Ask the stream to end (overflow, session revoked, hub shutdown)."""
+        self.closed = reason
+        self.wakeup.set()
+
+    def wait(self, timeout: float) -> None:
+        """Block until something is queued, the stream is closed, or ``timeout`` passes."""
+        if not self.queue and self.closed is None:
+            self.wakeup.wait(timeout)
+        # Cleared before draining: a push after this point sets it again, so none is missed.
+        self.wakeup.clear()
+
+    def drain(self) -> list:
+        """Everything queued, oldest first."""
+        items = []
+        while self.queue:
+            items.append(self.queue.popleft())
+        return items
+
+
+class Hub:
+    """Reads the stream with one connection; dispatches to local subscribers by audience."""
+
+    def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
+                 block_ms=5000, batch=500, freeze_gc=True):
+        self.stream_key = stream_key
+        self.queue_size = queue_size
+        self.max_per_user = max_per_user
+        self.block_ms = block_ms
+        self.batch = batch
+        self.freeze_gc = freeze_gc
+        # redis-py 8 defaults socket_timeout to 5 s: the blocking reader needs more than block_ms.
+        self.reader = redis.Redis.from_url(
+            redis_url, socket_timeout=block_ms / 1000 + 10, socket_connect_timeout=2,
+            socket_keepalive=True)
+        # Short commands (replay XRANGE) share a small pool; never one connection per client.
+        self.commands = redis.Redis.from_url(
+            redis_url, socket_timeout=10, socket_connect_timeout=2, max_connections=50)
+        self.index = {}  # audience key -> set of Subscriber
+        self.count = 0
+        self.last_id = None
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._thread = None
+        self._stopping = False
+
+    # -- subscribers -------------------------------------------------------------------------
+    def subscribe(self, principal) -> Subscriber:
+        """Register a stream for this principal (429 over the per-user cap); starts the reader."""
+        self.ensure_started()
+        with self._lock:
+            if len(self.index.get(f"user:{principal.user_id}", ())) >= self.max_per_user:
+                metrics.inc("rejected")
+                raise TooManyStreams()
+            sub = Subscriber(principal, self.queue_size)
+            for key in sub.keys:
+                self.index.setdefault(key, set()).add(sub)
+            sub.registered = True
+            self.count += 1
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Forget a stream (idempotent)."""
+        with self._lock:
+            self._remove(sub)
+
+    def _remove(self, sub):
+        if not sub.registered:
+            return
+        sub.registered = False
+        self.count -= 1
+        for key in sub.keys:
+            members = self.index.get(key)
+            if members is not None:
+                members.discard(sub)
+                if not members:
+                    del self.index[key]
+
+    def streams_of(self, user_id: str) -> int:
+        """How many streams this user has open in this process."""
+        return len(self.index.get(f"user:{user_id}", ()))
+
+    # -- the reader ----------------------------------------------------------------------------
+    def ensure_started(self) -> None:
+        """Start the reader once, positioned at the stream's current end (before any subscribe)."""
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is not None:
+                return
+            # Fetched here, synchronously: an event added after a client's `connected` frame is
+            # after this position, so the reader will hand it to that client.
+            last = self.commands.xrevrange(self.stream_key, count=1)
+            self.last_id = last[0][0] if last else b"0-0"
+            self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
+            self._thread.start()
+            if self.freeze_gc:
+                # Start-up objects move to the permanent generation: full collections stop
+                # scanning them while thousands of streams are held.
+                gc.freeze()
+
+    def stop(self) -> None:
+        """Stop reading and close every stream (tests, shutdown)."""
+        self._stopping = True
+        with self._lock:
+            for sub in {s for members in self.index.values() for s in members}:
+                sub.close("shutdown")
+
+    def _run(self):
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                response = self.reader.xread({self.stream_key: self.last_id}, count=self.batch,
+                                             block=self.block_ms)
+            except redis.RedisError as exc:
+                log.warning("event hub: Redis read failed (%s); retrying in %.1fs", exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:  # never let the one reader die
+                log.exception("event hub: unexpected error")
+                time.sleep(1)
+                continue
+            backoff = 0.2
+            for _key, entries in response or ():
+                if entries:
+                    self.dispatch(entries)
+                    self.last_id = entries[-1][0]
+
+    def dispatch(self, entries) -> None:
+        """Hand each entry to the local subscribers whose keys meet its audience."""
+        with self._lock:
+            for entry_id, fields in entries:
+                event_type = fields.get(b"t", b"")
+                keys = fields.get(b"a", b"").decode().split()
+                targets = set()
+                for key in keys:
+                    members = self.index.get(key)
+                    if members:
+                        targets.update(members)
+                metrics.inc("events_read")
+                if event_type.startswith(b"control."):
+                    self._control(event_type, targets)
+                    continue
+                if not targets:
+                    continue
+                item = (entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}")),
+                        sse.entry_ms(entry_id))
+                for sub in targets:
+                    if not sub.push(item):
+                        # A reader too slow for its queue is cut loose; it reconnects with
+                        # Last-Event-ID and catches up by replay, without slowing anyone else.
+                        metrics.inc("overflow_disconnects")
+                        self._remove(sub)
+                        sub.close("overflow")
+
+    def _control(self, event_type: bytes, targets) -> None:
+        if event_type == b"control.session_revoked":
+            for sub in targets:
+                self._remove(sub)
+                sub.close("session_revoked")

@@ -1,0 +1,143 @@
+"""One SSE connection: subscribe, replay after Last-Event-ID, then live events and pings."""
+import logging
+import os
+import threading
+import time
+
+import redis
+from flask import current_app
+
+from portal.auth.tokens import is_session_revoked
+from portal.errors import Unauthorized
+from portal.events import sse
+from portal.events.audience import visible
+from portal.events.hub import Hub
+from portal.events.metrics import metrics
+from portal.events.publisher import stream_key
+
+log = logging.getLogger(__name__)
+
+
+def get_hub(app=None) -> Hub:
+    """This process's hub for the app (created on first use, again after a fork)."""
+    app = app or current_app._get_current_object()
+    hub = app.extensions.get("event_hub")
+    if hub is None or hub.pid != os.getpid():
+        with app.extensions.setdefault("event_hub_lock", threading.Lock()):
+            hub = app.extensions.get("event_hub")
+            if hub is None or hub.pid != os.getpid():
+                config = app.config
+                with app.app_context():
+                    key = stream_key()
+                hub = Hub(config["REDIS_URL"], key, queue_size=config["SSE_QUEUE_SIZE"],
+                          max_per_user=config["SSE_MAX_STREAMS_PER_USER"],
+                          block_ms=config["SSE_READ_BLOCK_MS"],
+                          freeze_gc=config["SSE_GC_FREEZE"])
+                app.extensions["event_hub"] = hub
+    return hub
+
+
+def open_stream(principal, last_event_id=None):
+    """Subscribe the caller and return the stream's body (an iterator of bytes)."""
+    config = current_app.config
+    hub = get_hub()
+    sub = hub.subscribe(principal)
+    # Re-checked once subscribed: a logout between the token check and now published its
+    # control entry before this stream could hear it.
+    if is_session_revoked(principal.session_id):
+        hub.unsubscribe(sub)
+        raise Unauthorized("The token has been revoked.", code="token_revoked")
+    metrics.inc("connections")
+    now = time.time()
+    deadline = None
+    if principal.expires_at:
+        margin = min(config["SSE_EXPIRY_MARGIN_S"], max(principal.expires_at - now, 0) / 2)
+        deadline = principal.expires_at - margin
+    return _generate(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
+                     config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
+
+
+def replay(conn, key, sub_keys, last_event_id, max_entries):
+    """Yield (entry id, frame) for visible entries after ``last_event_id``; raise LookupError if
+    that id is malformed, unknown or trimmed, or more than ``max_entries`` follow it."""
+    if sse.parse_entry_id(last_event_id) is None or not conn.xrange(
+            key, last_event_id, last_event_id, count=1):
+        raise LookupError(last_event_id)
+    start, scanned, page = "(" + last_event_id, 0, 500
+    while True:
+        entries = conn.xrange(key, start, "+", count=page)
+        scanned += len(entries)
+        if scanned > max_entries:
+            raise LookupError(last_event_id)
+        for entry_id, fields in entries:
+            event_type = fields.get(b"t", b"")
+            if event_type.startswith(b"control."):
+                continue
+            if visible(sub_keys, fields.get(b"a", b"").decode().split()):
+                yield entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
+        if len(entries) < page:
+            return
+        start = "(" + entries[-1][0].decode()
+
+
+def _replay_frames(hub, sub, last_event_id, max_entries):
+    """(frames, floor): the missed visible frames and the last id they cover (None: resync)."""
+    try:
+        # Collected first so the floor is known before live frames are filtered against it.
+        items = list(replay(hub.commands, hub.stream_key, sub.keys, last_event_id, max_entries))
+    except LookupError:
+        metrics.inc("resyncs")
+        return [sse.RESYNC], None
+    floor = sse.parse_entry_id(items[-1][0]) if items else sse.parse_entry_id(last_event_id)
+    return [frame for _id, frame in items], floor
+
+
+def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_max):
+    """The body of one stream; the finally unsubscribes however the stream ends."""
+    try:
+        yield sse.opening(retry_ms)
+        floor = None
+        if last_event_id:
+            try:
+                frames, floor = _replay_frames(hub, sub, last_event_id, replay_max)
+            except redis.RedisError as exc:
+                log.warning("replay failed (%s); closing the stream", exc)
+                return
+            if frames:
+                replayed = 0 if floor is None else len(frames)
+                metrics.inc("events_replayed", replayed)
+                metrics.inc("events_delivered", replayed)
+                yield b"".join(frames)
+        next_ping = time.monotonic() + heartbeat_s
+        while True:
+            if sub.closed is not None:
+                if sub.closed == "session_revoked":
+                    metrics.inc("revoked")
+                    yield sse.closing("session_revoked")
+                return
+            if deadline is not None and time.time() >= deadline:
+                metrics.inc("expired")
+                yield sse.closing("token_expiring")
+                return
+            now = time.monotonic()
+            if now >= next_ping:
+                yield sse.PING
+                next_ping = now + heartbeat_s
+            timeout = next_ping - now
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.time())
+            sub.wait(max(timeout, 0))
+            items = sub.drain()
+            if floor is not None and items:
+                # Live events buffered during the replay: drop what the replay already sent.
+                items = [item for item in items if sse.parse_entry_id(item[0]) > floor]
+                if items:
+                    floor = None  # ids only grow: nothing after this can be a duplicate
+            if items:
+                yield b"".join(item[1] for item in items)
+                written = time.time() * 1000
+                metrics.inc("events_delivered", len(items))
+                metrics.observe_lags([(written - item[2]) / 1000 for item in items])
+                next_ping = time.monotonic() + heartbeat_s
+    finally:
+        hub.unsubscribe(sub)

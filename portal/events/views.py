@@ -1,0 +1,46 @@
+"""GET /api/events (the SSE stream) and GET /api/metrics (Prometheus text)."""
+import hmac
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+
+from portal.auth.principal import current_principal
+from portal.errors import Forbidden
+from portal.events import stream
+from portal.events.metrics import metrics
+
+blp = Blueprint("events", __name__, url_prefix="/api", description="Live events")
+
+_STREAM_DOC = {"responses": {"200": {
+    "description": "A text/event-stream of the events the caller may see (SPEC §8).",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
+
+
+@blp.route("/events", methods=["GET"])
+@blp.doc(**_STREAM_DOC)
+def events():
+    """Live events for the caller; header or cookie auth; Last-Event-ID or ?lastEventId= replays."""
+    principal = current_principal()
+    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+    body = stream.open_stream(principal, last_event_id)
+    return Response(body, mimetype="text/event-stream", direct_passthrough=True,
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _scraper_token_ok() -> bool:
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.doc(responses={"200": {"description": "Prometheus text format, this process only.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+def prometheus_metrics():
+    """This web process's event-stream metrics (OPS, or the METRICS_TOKEN bearer)."""
+    if not _scraper_token_ok() and not current_principal().is_ops:
+        raise Forbidden("Only OPS may read the metrics.")
+    hub = current_app.extensions.get("event_hub")
+    text = metrics.render(hub.count if hub is not None else 0)
+    return Response(text, headers={"Cache-Control": "no-store"},
+                    content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,1 @@
+"""In-app notifications: one per (event, recipient), written by the delivery task."""

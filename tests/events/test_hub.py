@@ -1,0 +1,97 @@
+"""The hub's audience dispatch, bounded queues and control entries (no reader thread)."""
+import json
+
+import pytest
+
+from portal.auth.principal import Principal
+from portal.events.hub import Hub, TooManyStreams
+from portal.events.metrics import metrics
+
+LANDLORD = Principal("usr_l1", "LANDLORD", landlord_id="ll_1", session_id="s1")
+LANDLORD2 = Principal("usr_l2", "LANDLORD", landlord_id="ll_2", session_id="s2")
+TENANT = Principal("usr_t1", "TENANT", tenant_id="ten_1", session_id="s3")
+CONTRACTOR = Principal("usr_c", "CONTRACTOR", contractor_id="ctr_1", session_id="s4")
+OPS = Principal("usr_o", "OPS", session_id="s5")
+
+
+@pytest.fixture
+def hub(redis_url):
+    metrics.reset()
+    return Hub(redis_url, "unit:events", queue_size=3, max_per_user=2, freeze_gc=False)
+
+
+def subscribe(hub, principal):
+    # The reader is not started: these tests call dispatch() themselves.
+    hub._thread = object()
+    return hub.subscribe(principal)
+
+
+def entry(n, event_type, audience, data=None):
+    payload = json.dumps(data or {"id": f"evt_{n}", "type": event_type},
+                         separators=(",", ":")).encode()
+    return (f"{1000 + n}-0".encode(),
+            {b"t": event_type.encode(), b"a": " ".join(audience).encode(), b"d": payload})
+
+
+def ids(sub):
+    return [item[0].decode() for item in sub.drain()]
+
+
+def test_each_event_reaches_exactly_the_subscribers_whose_keys_meet_its_audience(hub):
+    subs = {p.user_id: subscribe(hub, p) for p in (LANDLORD, LANDLORD2, TENANT, CONTRACTOR, OPS)}
+    hub.dispatch([
+        entry(1, "ticket.created", ["landlord:ll_1", "tenant:ten_1", "role:OPS"]),
+        entry(2, "ticket.assigned", ["landlord:ll_1", "tenant:ten_1", "role:OPS",
+                                     "contractor:ctr_1"]),
+        entry(3, "invoice.created", ["landlord:ll_2", "tenant:ten_9"]),
+        entry(4, "notification.created", ["user:usr_t1"]),
+    ])
+    assert ids(subs["usr_l1"]) == ["1001-0", "1002-0"]
+    assert ids(subs["usr_t1"]) == ["1001-0", "1002-0", "1004-0"]
+    assert ids(subs["usr_c"]) == ["1002-0"]
+    assert ids(subs["usr_o"]) == ["1001-0", "1002-0"]
+    assert ids(subs["usr_l2"]) == ["1003-0"]
+
+
+def test_an_event_matching_several_keys_is_queued_once_and_framed_once(hub):
+    tenant = subscribe(hub, TENANT)
+    other = subscribe(hub, Principal("usr_t2", "TENANT", tenant_id="ten_1", session_id="s9"))
+    hub.dispatch([entry(1, "ticket.created", ["tenant:ten_1", "user:usr_t1", "role:TENANT"])])
+    mine, theirs = tenant.drain(), other.drain()
+    assert len(mine) == 1 and len(theirs) == 1
+    assert mine[0][1] is theirs[0][1]  # one bytes object shared by every client
+    assert mine[0][1] == (b'id: 1001-0\ndata: {"type":"ticket.created","data":'
+                          b'{"id":"evt_1","type":"ticket.created"}}\n\n')
+
+
+def test_a_full_queue_closes_only_that_stream_and_is_counted(hub):
+    slow, fast = subscribe(hub, TENANT), subscribe(hub, LANDLORD)
+    events = [entry(n, "ticket.created", ["tenant:ten_1", "landlord:ll_1"]) for n in range(5)]
+    hub.dispatch(events[:3])
+    fast.drain()
+    hub.dispatch(events[3:])
+    assert slow.closed == "overflow" and fast.closed is None
+    assert len(ids(fast)) == 2
+    assert metrics.counters["overflow_disconnects"] == 1
+    assert hub.streams_of("usr_t1") == 0 and hub.count == 1
+    hub.dispatch([entry(9, "ticket.created", ["tenant:ten_1", "landlord:ll_1"])])
+    assert len(slow.queue) == 3 and ids(fast) == ["1009-0"]
+
+
+def test_a_session_revocation_closes_that_sessions_streams_and_is_never_forwarded(hub):
+    revoked, other_session = subscribe(hub, TENANT), subscribe(hub, OPS)
+    hub.dispatch([entry(1, "control.session_revoked", ["session:s3"])])
+    assert revoked.closed == "session_revoked" and not revoked.queue
+    assert other_session.closed is None and not other_session.queue
+    assert hub.count == 1
+
+
+def test_streams_per_user_are_capped_and_unsubscribe_frees_a_slot(hub):
+    first, _second = subscribe(hub, TENANT), subscribe(hub, TENANT)
+    with pytest.raises(TooManyStreams):
+        subscribe(hub, TENANT)
+    hub.unsubscribe(first)
+    hub.unsubscribe(first)  # idempotent
+    assert hub.count == 1
+    subscribe(hub, TENANT)
+    assert hub.streams_of(TENANT.user_id) == 2
