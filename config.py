@@ -58,6 +58,9 @@ class BaseConfig:
     WEBHOOK_ALLOW_UNSIGNED = _env("WEBHOOK_ALLOW_UNSIGNED", False, bool)
     WEBHOOK_TOLERANCE_S = _env("WEBHOOK_TOLERANCE_S", 300, int)
     WEBHOOK_WAIT_S = _env("WEBHOOK_WAIT_S", 5.0, float)
+    # The beat re-sends deliveries still RECEIVED this long after arrival, every REQUEUE_S.
+    WEBHOOK_REQUEUE_S = _env("WEBHOOK_REQUEUE_S", 60.0, float)
+    WEBHOOK_REQUEUE_AFTER_S = _env("WEBHOOK_REQUEUE_AFTER_S", 30.0, float)
 
     SSE_HEARTBEAT_S = _env("SSE_HEARTBEAT_S", 15.0, float)
     SSE_RETRY_MS = _env("SSE_RETRY_MS", 3000, int)

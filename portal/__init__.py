@@ -77,6 +77,7 @@ BLUEPRINTS = (
     "portal.auth.views",
     "portal.directory.views",
     "portal.health.views",
+    "portal.finance.views",
     "portal.notifications.views",
     "portal.events.views",
     "portal.tickets.views",

@@ -13,3 +13,6 @@ def register_commands(app):
         """Create the demo landlords, tenancies, contractor firm and users (idempotent)."""
         created = seed_demo_data(only_if_empty=if_empty)
         click.echo(f"demo data: {created} new users" if created else "demo data: already present")
+
+    from portal.finance.commands import finance_cli
+    app.cli.add_command(finance_cli)

@@ -7,4 +7,8 @@ def beat_schedule(config) -> dict:
         "relay-outbox": {"task": "events.relay_outbox", "schedule": config["OUTBOX_RELAY_S"]},
         "purge-idempotency-keys": {"task": "maintenance.purge_idempotency_keys",
                                    "schedule": config["IDEMPOTENCY_PURGE_S"]},
+        "mark-overdue-invoices": {"task": "invoices.mark_overdue",
+                                  "schedule": config["OVERDUE_SCHEDULE_S"]},
+        "requeue-stuck-payment-deliveries": {"task": "payments.requeue_stuck_deliveries",
+                                             "schedule": config["WEBHOOK_REQUEUE_S"]},
     }

@@ -1,0 +1,1 @@
+"""Finance: invoices with gapless numbers, signed payment webhooks, overdue marking."""

@@ -1,0 +1,178 @@
+"""Invoice rules: who may bill, see and void which invoice; numbering; overdue marking."""
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.database import new_id, utcnow
+from portal.directory.models import Tenancy
+from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from portal.events.outbox import invoice_audience, record_event
+from portal.extensions import db
+from portal.finance import money
+from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.pagination import paginate
+
+FINANCE_ROLES = ("LANDLORD", "TENANT")
+UNPAID_VOIDABLE = ("SENT", "OVERDUE")
+OVERDUE_FROM = ("SENT", "PARTIALLY_PAID")
+OVERDUE_BATCH = 500
+
+
+def require_finance_role(principal):
+    """Contractors and OPS see no invoices (SPEC §1): 403 before anything is loaded."""
+    if principal.role not in FINANCE_ROLES:
+        raise Forbidden("Your role has no access to finance.")
+
+
+def visible_invoices(principal):
+    """A query of the invoices the caller may see."""
+    require_finance_role(principal)
+    query = db.select(Invoice)
+    if principal.role == "LANDLORD":
+        return query.where(Invoice.landlord_id == principal.landlord_id)
+    return query.where(Invoice.tenancy_id == principal.tenant_id)
+
+
+def get_invoice(principal, invoice_id, lock=False) -> Invoice:
+    """One visible invoice, or 404 as if it did not exist."""
+    query = visible_invoices(principal).where(Invoice.id == invoice_id)
+    if lock:
+        query = query.with_for_update()
+    invoice = db.session.execute(query).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound("No such invoice.")
+    return invoice
+
+
+def list_invoices(principal, limit, cursor, status=None, tenancy_id=None) -> dict:
+    """A newest-first page of the caller's invoices."""
+    query = visible_invoices(principal)
+    if status:
+        query = query.where(Invoice.status == status)
+    if tenancy_id:
+        query = query.where(Invoice.tenancy_id == tenancy_id)
+    return paginate(query, Invoice, limit, cursor)
+
+
+def _next_number(landlord_id: str, year: int) -> str:
+    """Take the next number of (landlord, year) under the counter row's lock (held to commit)."""
+    table = InvoiceCounter.__table__
+    bump = (sa.update(table)
+            .where(table.c.landlord_id == landlord_id, table.c.year == year)
+            .values(last_value=table.c.last_value + 1)
+            .returning(table.c.last_value))
+    value = db.session.execute(bump).scalar_one_or_none()
+    if value is None:
+        # First invoice of the year: concurrent creators race to insert; the losers do nothing
+        # and then queue on the row lock like everyone else.
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        db.session.execute(dialect.insert(table).values(
+            landlord_id=landlord_id, year=year, last_value=0).on_conflict_do_nothing())
+        value = db.session.execute(bump).scalar_one()
+    return f"INV-{year}-{value:06d}"
+
+
+def _build_lines(lines) -> list:
+    built = []
+    for position, line in enumerate(lines, start=1):
+        built.append(InvoiceLine(
+            id=new_id("invl"), position=position, description=line["description"],
+            qty=line["qty"], unit_price=line["unitPrice"], tax_rate=line["taxRate"],
+            amount=money.line_amount(line["qty"], line["unitPrice"], line["taxRate"])))
+    return built
+
+
+def create_invoice(principal, data: dict):
+    """Bill one of the landlord's tenancies; return (invoice, outbox event id)."""
+    require_finance_role(principal)
+    if principal.role != "LANDLORD":
+        raise Forbidden("Only a landlord may issue invoices.")
+    tenancy = db.session.get(Tenancy, data["tenancyId"])
+    if tenancy is None or tenancy.landlord_id != principal.landlord_id:
+        # The same answer for another landlord's tenancy as for none at all.
+        raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
+    lines = _build_lines(data["lines"])
+    amount = money.invoice_amount(line.amount for line in lines)
+    if amount <= 0 or amount > money.MAX_AMOUNT:
+        raise ValidationFailed(details={"lines": [
+            f"The invoice total must be between 0.01 and {money.MAX_AMOUNT}."]})
+    try:
+        invoice = Invoice(
+            id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
+            number=_next_number(tenancy.landlord_id, data["issueDate"].year),
+            issue_date=data["issueDate"], due_date=data["dueDate"], currency=data["currency"],
+            amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
+            created_by=principal.user_id, lines=lines)
+        db.session.add(invoice)
+        event_id = record_invoice_event(invoice, "invoice.created", principal)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return invoice, event_id
+
+
+def void_invoice(principal, invoice_id: str):
+    """Void an unpaid invoice; return (invoice, outbox event id)."""
+    require_finance_role(principal)
+    try:
+        invoice = get_invoice(principal, invoice_id, lock=True)
+        if principal.role != "LANDLORD":
+            raise Forbidden("Only the landlord may void an invoice.")
+        if invoice.status not in UNPAID_VOIDABLE or invoice.amount_paid > 0:
+            raise InvalidTransition("Only an unpaid invoice can be voided.",
+                                    details={"status": invoice.status})
+        invoice.status = "VOID"
+        invoice.voided_at = utcnow()
+        invoice.version += 1
+        event_id = record_invoice_event(invoice, "invoice.voided", principal)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return invoice, event_id
+
+
+def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
+    """A newest-first page of payments on the caller's invoices (one invoice's with invoiceId)."""
+    visible_ids = visible_invoices(principal).with_only_columns(Invoice.id)
+    query = db.select(Payment).where(Payment.invoice_id.in_(visible_ids.scalar_subquery()))
+    if invoice_id is not None:
+        get_invoice(principal, invoice_id)
+        query = query.where(Payment.invoice_id == invoice_id)
+    return paginate(query, Payment, limit, cursor)
+
+
+def mark_overdue(today=None) -> list:
+    """Mark SENT / PARTIALLY_PAID invoices past their due date OVERDUE; return the event ids."""
+    today = today or utcnow().date()
+    event_ids = []
+    while True:
+        try:
+            query = (db.select(Invoice)
+                     .where(Invoice.status.in_(OVERDUE_FROM), Invoice.due_date < today)
+                     .order_by(Invoice.due_date, Invoice.id).limit(OVERDUE_BATCH))
+            # Rows another run or a payment holds are skipped, not waited for: the next run
+            # catches up (SQLite has no row locks; its writers queue at BEGIN IMMEDIATE).
+            query = query.with_for_update(skip_locked=True)
+            invoices = db.session.execute(query).scalars().all()
+            for invoice in invoices:
+                invoice.status = "OVERDUE"
+                invoice.version += 1
+                event_ids.append(record_invoice_event(invoice, "invoice.overdue", None))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        if len(invoices) < OVERDUE_BATCH:
+            return event_ids
+
+
+def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> str:
+    """Write the invoice's outbox event in the current transaction; return its id."""
+    event = record_event(
+        event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
+        resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
+        audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
+        version=invoice.version)
+    event.id = new_id("evt")
+    return event.id

@@ -1,0 +1,102 @@
+"""Finance endpoints: invoices, payments and the payment provider's webhook."""
+import json
+from decimal import Decimal
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser, is_json_request
+from webargs import core
+
+from portal.auth.principal import current_principal
+from portal.events.dispatch import enqueue_delivery
+from portal.finance import payments, service
+from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
+                                    InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
+                                    WebhookResultSchema)
+
+
+class ExactJsonParser(FlaskParser):
+    """Reads JSON numbers as Decimal, so money never passes through a float."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
+        return json.loads(req.get_data(cache=True), parse_float=Decimal, parse_constant=Decimal)
+
+
+class FinanceBlueprint(Blueprint):
+    ARGUMENTS_PARSER = ExactJsonParser()
+
+
+blp = FinanceBlueprint("finance", __name__, url_prefix="/api/finance",
+                       description="Invoices and payments")
+
+
+@blp.route("/invoices", methods=["POST"])
+@blp.arguments(InvoiceCreateSchema)
+@blp.response(201, InvoiceSchema)
+def create_invoice(body):
+    """Bill one of the landlord's tenancies (status SENT)."""
+    invoice, event_id = service.create_invoice(current_principal(), body)
+    enqueue_delivery(event_id)
+    return invoice
+
+
+@blp.route("/invoices", methods=["GET"])
+@blp.arguments(InvoiceListArgsSchema, location="query")
+@blp.response(200, InvoiceListSchema)
+def list_invoices(args):
+    """The caller's invoices, newest first (landlord: its tenancies'; tenant: its own)."""
+    return service.list_invoices(current_principal(), args["limit"], args["cursor"],
+                                 status=args["status"], tenancy_id=args["tenancyId"])
+
+
+@blp.route("/invoices/<invoice_id>", methods=["GET"])
+@blp.response(200, InvoiceSchema)
+def get_invoice(invoice_id):
+    """One invoice the caller may see."""
+    return service.get_invoice(current_principal(), invoice_id)
+
+
+@blp.route("/invoices/<invoice_id>/void", methods=["POST"])
+@blp.response(200, InvoiceSchema)
+def void_invoice(invoice_id):
+    """Void an unpaid invoice (its landlord only)."""
+    invoice, event_id = service.void_invoice(current_principal(), invoice_id)
+    enqueue_delivery(event_id)
+    return invoice
+
+
+@blp.route("/payments", methods=["GET"])
+@blp.arguments(PaymentListArgsSchema, location="query")
+@blp.response(200, PaymentListSchema)
+def list_payments(args):
+    """Payments on the caller's invoices, newest first (one invoice's with ?invoiceId=)."""
+    return service.list_payments(current_principal(), args["limit"], args["cursor"],
+                                 invoice_id=args["invoiceId"])
+
+
+def _prefers_async() -> bool:
+    prefer = request.headers.get("Prefer", "")
+    return any(token.split(";")[0].strip().lower() == "respond-async"
+               for token in prefer.split(","))
+
+
+@blp.route("/payments/webhook", methods=["POST"])
+@blp.response(200, WebhookResultSchema)
+@blp.alt_response(202, schema=WebhookResultSchema)
+@blp.doc(security=[], parameters=[
+    {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
+     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
+    {"in": "header", "name": "Prefer", "schema": {"type": "string"},
+     "description": "respond-async: answer 202 at once"}])
+def webhook():
+    """The payment provider's signed notice; stored durably, then applied by a worker."""
+    respond_async = _prefers_async()
+    status, body = payments.receive_webhook(
+        request.get_data(cache=True), request.headers.get("Webhook-Signature"), respond_async)
+    response = jsonify(body)
+    response.status_code = status
+    if respond_async:
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
