@@ -38,6 +38,7 @@ class BaseConfig:
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")
+    REDIS_MAX_CONNECTIONS = _env("REDIS_MAX_CONNECTIONS", 64, int)
     PORT = _env("PORT", 4000, int)
     MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 1024 * 1024, int)
 

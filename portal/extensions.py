@@ -49,9 +49,14 @@ class RedisClient:
 
     def init_app(self, app):
         """Create the app's Redis client (no connection is opened until first use)."""
-        app.extensions["redis"] = redis.Redis.from_url(
+        # A bounded pool that makes callers wait their turn: a burst of new SSE clients (each
+        # checks its session against the revocation list) reuses a few dozen connections
+        # instead of opening one per greenlet at once.
+        pool = redis.BlockingConnectionPool.from_url(
             app.config["REDIS_URL"], decode_responses=True,
+            max_connections=app.config.get("REDIS_MAX_CONNECTIONS", 64), timeout=5,
             socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
+        app.extensions["redis"] = redis.Redis(connection_pool=pool)
 
     @property
     def conn(self) -> redis.Redis:
