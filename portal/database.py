@@ -1,5 +1,6 @@
 """Shared column helpers: prefixed ids, UTC timestamps, exact money, ISO formatting."""
 import secrets
+import time
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -100,13 +101,15 @@ def alembic_render_item(type_, obj, autogen_context):
     return False
 
 
-def configure_sqlite(engine):
+def configure_sqlite(engine, wait_s=30.0):
     """SQLite as a safe default: WAL, foreign keys, and BEGIN IMMEDIATE so writers queue.
 
     pysqlite's deferred BEGIN lets two transactions read and then both try to write, and one
     fails at once with "database is locked"; taking the write lock at BEGIN makes concurrent
-    writers wait their turn (busy timeout) instead, which gives counters and compare-and-set the
-    same meaning they have on PostgreSQL.
+    writers wait their turn instead, which gives counters and compare-and-set the same meaning
+    they have on PostgreSQL. The wait is a Python loop with time.sleep, not SQLite's busy
+    timeout: SQLite waits inside C, which under gevent stops every greenlet of the process,
+    including the one holding the lock (the web worker then hangs until gunicorn kills it).
     """
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -114,9 +117,20 @@ def configure_sqlite(engine):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # Only BEGIN contends for the lock; any other wait stays short so it cannot stall gevent.
+        cursor.execute("PRAGMA busy_timeout=200")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + wait_s
+        pause = 0.001
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)  # cooperative under gevent; lets the lock holder finish
+            pause = min(pause * 2, 0.02)

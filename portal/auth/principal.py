@@ -4,6 +4,8 @@ from typing import Optional
 
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
+from portal.errors import Unauthorized
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -51,5 +53,7 @@ class Principal:
 
 def current_principal() -> Principal:
     """The authenticated caller of this request (raises the JWT errors when there is none)."""
-    verify_jwt_in_request()
+    if verify_jwt_in_request() is None:
+        # flask-jwt-extended checks no token on OPTIONS; there is no caller to speak of.
+        raise Unauthorized("A valid access token is required.")
     return Principal.from_claims(get_jwt())
