@@ -4,7 +4,7 @@ import logging
 import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,14 @@ def register_errorhandlers(app):
         log.warning("database unavailable: %s", exc)
         return error_response(503, "service_unavailable",
                               "The database is unavailable; retry later.")
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc):
+        # A uniqueness race the service did not foresee: the transaction rolled back, so the
+        # honest answer is a conflict the client can retry, not a 500.
+        log.warning("integrity conflict: %s", exc.orig)
+        return error_response(409, "conflict", "The request conflicts with a concurrent change; "
+                                               "reload and retry.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -90,6 +90,10 @@ def assign(principal, ticket_id: str, contractor_id: str) -> Change:
     _check(state.ASSIGN, principal, ticket)
     if db.session.get(ContractorFirm, contractor_id) is None:
         _abort(ValidationFailed(details={"contractorId": ["No such contractor firm."]}))
+    if ticket.contractor_id == contractor_id:
+        # Nothing changes: no new version, no timeline entry, no event (a retry is harmless).
+        db.session.rollback()
+        return Change(ticket, None)
     details = {"contractorId": contractor_id, "previousContractorId": ticket.contractor_id}
     ticket.contractor_id = contractor_id
     return _record_and_commit(principal, ticket, state.timeline_type(state.ASSIGN, None),

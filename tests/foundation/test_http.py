@@ -69,3 +69,28 @@ def test_token_in_query_string_is_not_accepted(app, auth, path):
     token = auth("tenant")["Authorization"].split()[1]
     fresh = app.test_client()  # no login cookies
     assert fresh.get(f"{path}?access_token={token}").status_code == 401
+
+
+def test_an_unforeseen_integrity_error_is_a_409_and_rolls_back(database_url, redis_url, auth):
+    from flask import Blueprint
+
+    from portal.auth.models import User
+    from portal.extensions import db
+
+    app = create_app("testing", config_for(database_url, redis_url))
+    client = app.test_client()
+    probe = Blueprint("integrity_probe", __name__)
+
+    @probe.route("/api/_probe/duplicate-user", methods=["POST"])
+    def duplicate_user():
+        db.session.add(User(email="tenant@example.com", name="Twin", role="TENANT",
+                            password_hash="x"))
+        db.session.commit()
+        return {}
+
+    app.register_blueprint(probe)
+    response = client.post("/api/_probe/duplicate-user", headers=auth("ops"))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "conflict"
+    with app.app_context():
+        assert db.session.execute(db.select(User).where(User.name == "Twin")).first() is None
