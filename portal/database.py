@@ -1,6 +1,7 @@
 """Shared column helpers: prefixed ids, UTC timestamps, exact money, ISO formatting."""
 import secrets
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -85,13 +86,22 @@ class TimestampMixin:
     updated_at = sa.Column(sa.DateTime, nullable=False, default=_same_as_created, onupdate=utcnow)
 
 
-def commit_or_rollback():
-    """Commit the session; on any error roll back and re-raise (no half-written change)."""
+@contextmanager
+def atomic():
+    """Run the block as one transaction: commit at its end; on any error roll back and re-raise
+    (no half-written change, and no row lock kept while the error travels up)."""
     try:
+        yield
         db.session.commit()
-    except Exception:
+    except BaseException:
         db.session.rollback()
         raise
+
+
+def commit_or_rollback():
+    """Commit the session; on any error roll back and re-raise (no half-written change)."""
+    with atomic():
+        pass
 
 
 def alembic_render_item(type_, obj, autogen_context):

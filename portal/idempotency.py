@@ -13,7 +13,7 @@ from flask import Response, current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.exc import IntegrityError
 
-from portal.database import id_column, utcnow
+from portal.database import id_column, new_id, utcnow
 from portal.errors import BadRequest, Conflict, ValidationFailed
 from portal.extensions import db
 
@@ -62,12 +62,14 @@ def _claim(user_id: str, key: str, request_hash: str):
 
     The row is None when it went between our insert and our read (taken over or released).
     """
-    row = IdempotencyKey(user_id=user_id, key=key, method=request.method, path=request.path,
-                         request_hash=request_hash)
-    db.session.add(row)
+    row_id = new_id("idk")
+    db.session.add(IdempotencyKey(id=row_id, user_id=user_id, key=key, method=request.method,
+                                  path=request.path, request_hash=request_hash))
     try:
         db.session.commit()
-        g.idempotency_row_id = row.id
+        # The id was chosen before the commit: reading row.id now would reload the row and open
+        # a transaction (on SQLite a write lock) that the view would hold across its Redis calls.
+        g.idempotency_row_id = row_id
         return True, None
     except IntegrityError:
         db.session.rollback()

@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates
 from portal.database import iso
 from portal.errors import ValidationFailed
 from portal.extensions import db
+from portal.http import unstorable
 from portal.schemas import InputSchema
 
 DEFAULT_LIMIT = 20
@@ -39,10 +40,14 @@ def decode_cursor(cursor: str):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         stamp, row_id = json.loads(raw)
-        created_at = datetime.fromisoformat(stamp.rstrip("Z"))
-        if not isinstance(row_id, str):
+        # Only what encode_cursor writes: anything else could reach the query as a wrong type
+        # or as text the database refuses.
+        if not isinstance(stamp, str) or not isinstance(row_id, str) or unstorable(row_id):
             raise ValueError
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        created_at = datetime.fromisoformat(stamp.rstrip("Z"))
+        if created_at.tzinfo is not None:
+            raise ValueError
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise ValidationError("Not a valid cursor.")
     return created_at, row_id
 

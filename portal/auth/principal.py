@@ -1,9 +1,11 @@
 """The caller as a principal, built from the verified token's claims (no database query)."""
+import functools
 from dataclasses import dataclass
 from typing import Optional
 
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
+from portal.auth.models import ROLES
 from portal.errors import Unauthorized
 
 
@@ -21,7 +23,9 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: dict) -> "Principal":
-        """Build the principal from a decoded token."""
+        """Build the principal from a decoded token (401 if it lacks who or what the caller is)."""
+        if not claims.get("sub") or claims.get("role") not in ROLES:
+            raise Unauthorized("The token does not name a user and role.", code="invalid_token")
         return cls(user_id=claims["sub"], role=claims["role"],
                    landlord_id=claims.get("landlordId"), tenant_id=claims.get("tenantId"),
                    contractor_id=claims.get("contractorId"), session_id=claims.get("sid"),
@@ -56,4 +60,18 @@ def current_principal() -> Principal:
     if verify_jwt_in_request() is None:
         # flask-jwt-extended checks no token on OPTIONS; there is no caller to speak of.
         raise Unauthorized("A valid access token is required.")
+    return Principal.from_claims(get_jwt())
+
+
+def authenticated(view):
+    """Check the token before the body: a caller without one learns nothing, not even a 422."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        current_principal()
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def caller() -> Principal:
+    """The principal ``authenticated`` already verified (no second token check)."""
     return Principal.from_claims(get_jwt())

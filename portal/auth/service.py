@@ -14,6 +14,11 @@ def authenticate(email: str, password: str) -> User:
     """Return the user for these credentials or raise Unauthorized (same answer for both faults)."""
     user = db.session.execute(
         db.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    # The hash check is deliberately slow: hold no transaction (on SQLite, the write lock every
+    # other request waits for) while it runs. The detached user keeps what was loaded.
+    if user is not None:
+        db.session.expunge(user)
+    db.session.rollback()
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         raise Unauthorized("Email or password is wrong.", code="invalid_credentials")

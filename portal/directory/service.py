@@ -1,4 +1,6 @@
 """Directory reads, each scoped to what the caller may see."""
+import sqlalchemy as sa
+
 from portal.directory.models import ContractorFirm, Property, Tenancy
 from portal.errors import Forbidden
 from portal.extensions import db
@@ -14,13 +16,16 @@ def visible_properties(principal):
             Tenancy.id == principal.tenant_id)
     if principal.role == "OPS":
         return query
-    return query.where(Property.id.in_(_contractor_property_ids(principal)))
+    if principal.role == "CONTRACTOR" and principal.contractor_id:
+        return query.where(Property.id.in_(_contractor_property_ids(principal.contractor_id)))
+    # Never compare with NULL: "contractor_id IS NULL" would list every unassigned ticket's.
+    return query.where(sa.false())
 
 
-def _contractor_property_ids(principal):
+def _contractor_property_ids(contractor_id):
     """Properties where the contractor's firm has an assigned ticket."""
     from portal.tickets.models import Ticket  # the tickets area owns this relation
-    return db.select(Ticket.property_id).where(Ticket.contractor_id == principal.contractor_id)
+    return db.select(Ticket.property_id).where(Ticket.contractor_id == contractor_id)
 
 
 def visible_tenancies(principal):
@@ -32,7 +37,7 @@ def visible_tenancies(principal):
         return query.where(Tenancy.id == principal.tenant_id)
     if principal.role == "OPS":
         return query
-    return query.where(False)
+    return query.where(sa.false())
 
 
 def list_properties(principal):

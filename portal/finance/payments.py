@@ -10,13 +10,14 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from portal.database import money_json, new_id, utcnow
+from portal.database import atomic, money_json, new_id, utcnow
 from portal.errors import BadRequest, Unauthorized, ValidationFailed
 from portal.extensions import db
 from portal.finance import money, signature
 from portal.finance.models import Invoice, Payment, WebhookDelivery
 from portal.finance.schemas import WebhookPaymentSchema
 from portal.finance.service import record_invoice_event
+from portal.http import require_json_object
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +43,34 @@ def parse_payload(raw) -> dict:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         # Numbers are read as exact Decimals (and NaN/Infinity as Decimals the schema refuses).
         body = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The body is not valid JSON.", code="invalid_json")
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = None
+    body = require_json_object(body)
     try:
         payload = WebhookPaymentSchema().load(body)
     except ValidationError as exc:
         raise ValidationFailed(details=exc.messages)
     if payload["paidAt"] is not None:
-        payload["paidAt"] = payload["paidAt"].astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            payload["paidAt"] = payload["paidAt"].astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last UTC datetime
+            raise ValidationFailed(details={"paidAt": ["Not a valid datetime."]})
     return payload
 
 
 def store_delivery(raw: bytes, header, payload: dict):
     """Insert the delivery and commit; return (delivery id, duplicate, stored outcome or None)."""
+    delivery_id = new_id("whd")
     delivery = WebhookDelivery(
-        id=new_id("whd"), provider=payload["provider"], provider_ref=payload["providerRef"],
+        id=delivery_id, provider=payload["provider"], provider_ref=payload["providerRef"],
         raw_body=raw.decode("utf-8"), signature=(header or None) and header[:1000],
         invoice_id=payload["invoiceId"], status="RECEIVED", attempts=0, received_at=utcnow())
     db.session.add(delivery)
     try:
         db.session.commit()
-        return delivery.id, False, None
+        # Not delivery.id: reading the expired row would open a transaction (on SQLite the
+        # write lock the worker needs) and hold it across the enqueue.
+        return delivery_id, False, None
     except IntegrityError:
         db.session.rollback()
     row = db.session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.status,
@@ -141,20 +147,15 @@ def _outcome(row):
 
 def process_delivery(delivery_id: str) -> list:
     """Apply one stored delivery exactly once; return the outbox event ids to deliver."""
-    try:
+    with atomic():
         # The delivery's lock makes a second run wait, then see it processed and do nothing.
         delivery = db.session.execute(sa.select(WebhookDelivery).where(
             WebhookDelivery.id == delivery_id).with_for_update()).scalar_one_or_none()
         if delivery is None or delivery.status != "RECEIVED":
-            db.session.rollback()
             return []
         delivery.attempts += 1
         event_ids = _apply(delivery)
         delivery.processed_at = utcnow()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return event_ids
 
 

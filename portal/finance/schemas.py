@@ -70,6 +70,10 @@ class InvoiceCreateSchema(InputSchema):
             raise ValidationError("Must be on or after issueDate.", "dueDate")
 
 
+class VoidSchema(InputSchema):
+    """``{}`` (or no body): voiding carries no data; unknown fields are refused like anywhere."""
+
+
 class InvoiceListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATUSES))
     tenancyId = fields.String(load_default=None, validate=validate.Length(max=40))
@@ -86,8 +90,9 @@ class WebhookPaymentSchema(Schema):
         unknown = EXCLUDE
 
     invoiceId = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    amount = money_field(required=True, validate=validate.Range(
-        min=0, min_inclusive=False, max=MAX_AMOUNT, error="Must be greater than 0."))
+    amount = money_field(required=True, validate=[
+        validate.Range(min=0, min_inclusive=False, error="Must be greater than 0."),
+        validate.Range(max=MAX_AMOUNT)])
     paidAt = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
     providerRef = fields.String(required=True, validate=validate.Length(min=1, max=255))
     provider = fields.String(required=True, validate=validate.Length(min=1, max=64))

@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.database import new_id, utcnow
+from portal.database import atomic, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from portal.events.outbox import invoice_audience, record_event
@@ -95,7 +95,7 @@ def create_invoice(principal, data: dict):
     if amount <= 0 or amount > money.MAX_AMOUNT:
         raise ValidationFailed(details={"lines": [
             f"The invoice total must be between 0.01 and {money.MAX_AMOUNT}."]})
-    try:
+    with atomic():
         invoice = Invoice(
             id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
             number=_next_number(tenancy.landlord_id, data["issueDate"].year),
@@ -104,17 +104,13 @@ def create_invoice(principal, data: dict):
             created_by=principal.user_id, lines=lines)
         db.session.add(invoice)
         event_id = record_invoice_event(invoice, "invoice.created", principal)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return invoice, event_id
 
 
 def void_invoice(principal, invoice_id: str):
     """Void an unpaid invoice; return (invoice, outbox event id)."""
     require_finance_role(principal)
-    try:
+    with atomic():
         invoice = get_invoice(principal, invoice_id, lock=True)
         if principal.role != "LANDLORD":
             raise Forbidden("Only the landlord may void an invoice.")
@@ -125,10 +121,6 @@ def void_invoice(principal, invoice_id: str):
         invoice.voided_at = utcnow()
         invoice.version += 1
         event_id = record_invoice_event(invoice, "invoice.voided", principal)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return invoice, event_id
 
 
@@ -147,7 +139,7 @@ def mark_overdue(today=None) -> list:
     today = today or utcnow().date()
     event_ids = []
     while True:
-        try:
+        with atomic():
             query = (db.select(Invoice)
                      .where(Invoice.status.in_(OVERDUE_FROM), Invoice.due_date < today)
                      .order_by(Invoice.due_date, Invoice.id).limit(OVERDUE_BATCH))
@@ -159,10 +151,6 @@ def mark_overdue(today=None) -> list:
                 invoice.status = "OVERDUE"
                 invoice.version += 1
                 event_ids.append(record_invoice_event(invoice, "invoice.overdue", None))
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
         if len(invoices) < OVERDUE_BATCH:
             return event_ids
 

@@ -5,6 +5,7 @@ import time
 
 HEADER = "Webhook-Signature"
 SCHEME = "v1"
+MAX_T_DIGITS = 12  # unix seconds stay below 10**12 for the next 30,000 years
 
 
 class SignatureError(Exception):
@@ -44,11 +45,12 @@ def _parse(header: str):
         if not sep:
             continue
         if key == "t":
-            try:
-                timestamp = int(value)
-            except ValueError:
+            # Plain unix seconds only: a 400-digit t would overflow the float compare below.
+            value = value.strip()
+            if not (value.isascii() and value.isdigit()) or len(value) > MAX_T_DIGITS:
                 raise SignatureError("invalid_signature",
                                      "The signature timestamp is not a number.")
+            timestamp = int(value)
         elif key == SCHEME:
             candidates.append(value.strip())
     if timestamp is None or not candidates:

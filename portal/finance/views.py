@@ -1,4 +1,5 @@
 """Finance endpoints: invoices, payments and the payment provider's webhook."""
+import functools
 import json
 from decimal import Decimal
 
@@ -7,12 +8,12 @@ from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
-from portal.auth.principal import current_principal
+from portal.auth.principal import caller, current_principal
 from portal.events.dispatch import enqueue_delivery
 from portal.finance import payments, service
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
-                                    WebhookResultSchema)
+                                    VoidSchema, WebhookResultSchema)
 
 
 class ExactJsonParser(FlaskParser):
@@ -32,47 +33,65 @@ blp = FinanceBlueprint("finance", __name__, url_prefix="/api/finance",
                        description="Invoices and payments")
 
 
+def _finance_role(view):
+    """Token, then role, then body: 401 without a token, 403 for contractors and OPS whatever
+    they send (never a 422 that would answer for a resource they may not use)."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        service.require_finance_role(current_principal())
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _published(invoice, event_id):
+    """Hand the committed event to the worker (after the commit), then answer with the invoice."""
+    enqueue_delivery(event_id)
+    return invoice
+
+
 @blp.route("/invoices", methods=["POST"])
+@_finance_role
 @blp.arguments(InvoiceCreateSchema)
 @blp.response(201, InvoiceSchema)
 def create_invoice(body):
     """Bill one of the landlord's tenancies (status SENT)."""
-    invoice, event_id = service.create_invoice(current_principal(), body)
-    enqueue_delivery(event_id)
-    return invoice
+    return _published(*service.create_invoice(caller(), body))
 
 
 @blp.route("/invoices", methods=["GET"])
+@_finance_role
 @blp.arguments(InvoiceListArgsSchema, location="query")
 @blp.response(200, InvoiceListSchema)
 def list_invoices(args):
     """The caller's invoices, newest first (landlord: its tenancies'; tenant: its own)."""
-    return service.list_invoices(current_principal(), args["limit"], args["cursor"],
+    return service.list_invoices(caller(), args["limit"], args["cursor"],
                                  status=args["status"], tenancy_id=args["tenancyId"])
 
 
 @blp.route("/invoices/<invoice_id>", methods=["GET"])
+@_finance_role
 @blp.response(200, InvoiceSchema)
 def get_invoice(invoice_id):
     """One invoice the caller may see."""
-    return service.get_invoice(current_principal(), invoice_id)
+    return service.get_invoice(caller(), invoice_id)
 
 
 @blp.route("/invoices/<invoice_id>/void", methods=["POST"])
+@_finance_role
+@blp.arguments(VoidSchema)
 @blp.response(200, InvoiceSchema)
-def void_invoice(invoice_id):
+def void_invoice(_body, invoice_id):
     """Void an unpaid invoice (its landlord only)."""
-    invoice, event_id = service.void_invoice(current_principal(), invoice_id)
-    enqueue_delivery(event_id)
-    return invoice
+    return _published(*service.void_invoice(caller(), invoice_id))
 
 
 @blp.route("/payments", methods=["GET"])
+@_finance_role
 @blp.arguments(PaymentListArgsSchema, location="query")
 @blp.response(200, PaymentListSchema)
 def list_payments(args):
     """Payments on the caller's invoices, newest first (one invoice's with ?invoiceId=)."""
-    return service.list_payments(current_principal(), args["limit"], args["cursor"],
+    return service.list_payments(caller(), args["limit"], args["cursor"],
                                  invoice_id=args["invoiceId"])
 
 

@@ -1,11 +1,8 @@
 """Ticket endpoints (SPEC §4): validate, call one service function, dump."""
-import functools
-
 import click
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_smorest import Blueprint
 
-from portal.auth.principal import Principal
+from portal.auth.principal import authenticated, caller
 from portal.events.dispatch import enqueue_delivery
 from portal.tickets import service, state
 from portal.tickets.schemas import (ApproveSchema, AssignSchema, QuoteSchema, StatusChangeSchema,
@@ -16,20 +13,6 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets",
                 description="Maintenance tickets and their workflow")
 
 
-def _authenticated(view):
-    """Check the token before the body: a caller without one learns nothing, not even a 422."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        verify_jwt_in_request()
-        return view(*args, **kwargs)
-    return wrapper
-
-
-def _caller() -> Principal:
-    """The principal ``_authenticated`` already verified (no second token check)."""
-    return Principal.from_claims(get_jwt())
-
-
 def _published(change: service.Change):
     """Hand the committed event to the worker, then answer with the ticket."""
     enqueue_delivery(change.event_id)
@@ -37,75 +20,75 @@ def _published(change: service.Change):
 
 
 @blp.route("", methods=["POST"])
-@_authenticated
+@authenticated
 @blp.arguments(TicketCreateSchema)
 @blp.response(201, TicketSchema)
 def create(body):
     """File a ticket for the caller's own property (tenants)."""
-    return _published(service.create_ticket(_caller(), **body))
+    return _published(service.create_ticket(caller(), **body))
 
 
 @blp.route("", methods=["GET"])
-@_authenticated
+@authenticated
 @blp.arguments(TicketListArgsSchema, location="query")
 @blp.response(200, TicketListSchema)
 def list_(args):
     """Visible tickets, newest first, filtered by status, property and priority."""
-    return service.list_tickets(_caller(), **args)
+    return service.list_tickets(caller(), **args)
 
 
 @blp.route("/<ticket_id>", methods=["GET"])
-@_authenticated
+@authenticated
 @blp.response(200, TicketSchema)
 def get(ticket_id):
     """One ticket the caller may see."""
-    return service.get_ticket(_caller(), ticket_id)
+    return service.get_ticket(caller(), ticket_id)
 
 
 @blp.route("/<ticket_id>/assign", methods=["POST"])
-@_authenticated
+@authenticated
 @blp.arguments(AssignSchema)
 @blp.response(200, TicketSchema)
 def assign(body, ticket_id):
     """Assign a contractor firm (landlords and OPS; status OPEN or TRIAGED)."""
-    return _published(service.assign(_caller(), ticket_id, body["contractor_id"]))
+    return _published(service.assign(caller(), ticket_id, body["contractor_id"]))
 
 
 @blp.route("/<ticket_id>/status", methods=["PATCH"])
-@_authenticated
+@authenticated
 @blp.arguments(StatusChangeSchema)
 @blp.response(200, TicketSchema)
 def change_status(body, ticket_id):
     """Move the ticket to another status, as the state machine allows the caller's role."""
-    return _published(service.change_status(_caller(), ticket_id, body["to"],
+    return _published(service.change_status(caller(), ticket_id, body["to"],
                                             body.get("note")))
 
 
 @blp.route("/<ticket_id>/quote", methods=["POST"])
-@_authenticated
+@authenticated
 @blp.arguments(QuoteSchema)
 @blp.response(200, TicketSchema)
 def quote(body, ticket_id):
     """The assigned contractor quotes a TRIAGED ticket."""
-    return _published(service.submit_quote(_caller(), ticket_id, body["amount"],
+    return _published(service.submit_quote(caller(), ticket_id, body["amount"],
                                            body["notes"]))
 
 
 @blp.route("/<ticket_id>/approve", methods=["POST"])
-@_authenticated
+@authenticated
 @blp.arguments(ApproveSchema)
 @blp.response(200, TicketSchema)
 def approve(_body, ticket_id):
     """The landlord approves the quote (send an Idempotency-Key so a retry is safe)."""
-    return _published(service.approve(_caller(), ticket_id))
+    return _published(service.approve(caller(), ticket_id))
 
 
 @blp.route("/<ticket_id>/timeline", methods=["GET"])
-@_authenticated
+@authenticated
 @blp.response(200, TimelineEntrySchema(many=True))
 def timeline(ticket_id):
     """Every recorded change of the ticket, oldest first."""
-    return service.timeline(_caller(), ticket_id)
+    return service.timeline(caller(), ticket_id)
 
 
 @blp.cli.command("state-table")

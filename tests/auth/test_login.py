@@ -52,3 +52,21 @@ def test_logout_revokes_access_and_refresh_tokens(client):
     assert refreshed.status_code == 401
     # Another session of the same user is untouched.
     assert client.get("/api/auth/me", headers=login_as(client, "tenant")).status_code == 200
+
+
+def test_no_transaction_is_open_during_the_slow_password_check(app, client, monkeypatch):
+    # On SQLite every transaction holds the write lock; the hash check takes tens of ms.
+    from portal.auth import models
+    from portal.extensions import db
+    seen = []
+    original = models.check_password_hash
+
+    def spy(stored, password):
+        seen.append(db.session().in_transaction())
+        return original(stored, password)
+    monkeypatch.setattr(models, "check_password_hash", spy)
+    for password, status in (("password123", 200), ("wrong", 401)):
+        response = client.post("/api/auth/login",
+                               json={"email": "tenant@example.com", "password": password})
+        assert response.status_code == status
+    assert seen == [False, False]

@@ -51,3 +51,17 @@ def test_tenancy_shape(client, auth, demo):
 def test_directory_needs_a_token(client):
     for path in ("/api/properties", "/api/tenancies", "/api/contractors"):
         assert client.get(path).status_code == 401
+
+
+def test_a_contractor_principal_without_a_firm_sees_no_property(app, client, auth, demo):
+    # "contractor_id IS NULL" would match every unassigned ticket's property.
+    from portal.auth.principal import Principal
+    from portal.directory import service
+
+    client.post("/api/tickets", headers=auth("tenant"), json={
+        "propertyId": demo["prop1"], "title": "Leak", "description": "Drips.",
+        "priority": "LOW"})
+    with app.app_context():
+        orphan = Principal(user_id="usr_x", role="CONTRACTOR", contractor_id=None)
+        assert service.list_properties(orphan) == []
+        assert service.list_tenancies(orphan) == []

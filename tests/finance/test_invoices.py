@@ -221,3 +221,32 @@ def test_idempotency_key_replays_the_creation(client, auth, demo, app):
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.get_json() == first.get_json()
     assert count(app, Invoice) == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"junk": 1}, {"tenancyId": 5, "lines": None}])
+def test_token_then_role_are_judged_before_the_body(app, client, auth, demo, body):
+    # Was: a 422 describing the body to a caller with no token, or to a role with no finance.
+    anonymous = app.test_client()  # no login cookies
+    assert anonymous.post(INVOICES, json=body).status_code == 401
+    for name in ("ops", "contractor"):
+        response = client.post(INVOICES, json=body, headers=auth(name))
+        assert response.status_code == 403, (name, response.get_json())
+        response = client.get(f"{INVOICES}?limit=0&cursor=bogus", headers=auth(name))
+        assert response.status_code == 403, (name, response.get_json())
+    assert count(app, Invoice) == 0
+
+
+def test_void_refuses_unknown_fields_and_replays_with_a_key(client, auth, demo, app):
+    invoice = make_invoice(client, auth("landlord"), demo["ten1"])
+    path = f"{INVOICES}/{invoice['id']}/void"
+    refused = client.post(path, json={"reason": "typo"}, headers=auth("landlord"))
+    assert refused.status_code == 422 and "reason" in refused.get_json()["error"]["details"]
+    assert invoice_row(app, invoice["id"]).status == "SENT"
+    headers = {**auth("landlord"), "Idempotency-Key": "void-1"}
+    first = client.post(path, json={}, headers=headers)
+    again = client.post(path, json={}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_data() == first.get_data()
+    assert len(outbox(app, "invoice.voided")) == 1
+    assert invoice_row(app, invoice["id"]).version == 2

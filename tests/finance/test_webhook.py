@@ -111,6 +111,58 @@ def test_body_that_is_not_a_json_object_is_400(client, app, body):
     assert count(app, WebhookDelivery) == 0
 
 
+@pytest.mark.parametrize("t", ["1" + "0" * 400, "9" * 5000, "1e10", "-5", "+1700000000",
+                               "0x10", "\u0661\u0662"])
+def test_timestamps_that_are_not_plain_seconds_are_401_not_500(client, app, invoice, t):
+    body = payment_body(invoice["id"])
+    response = post_webhook(client, body, headers={signature.HEADER: f"t={t},v1=" + "0" * 64})
+    _refused(app, response, "invalid_signature")
+
+
+def test_many_v1_entries_one_of_them_right_is_accepted(client, app, invoice, celery_worker):
+    body = payment_body(invoice["id"])
+    good = signature.sign(SECRET, body)
+    header = ",".join(["v1=" + "0" * 64] * 50 + [good] + ["v1=zz", "v1=", "x=y", "junk"])
+    assert post_webhook(client, body, headers={signature.HEADER: header}).status_code == 200
+
+
+@pytest.mark.parametrize("extra", [
+    {"paidAt": "9999-12-31T23:59:59-10:00"},  # past the last UTC datetime: was a 500
+    {"paidAt": "0001-01-01T00:00:00+01:00"},  # before the first: was a 500
+    {"providerRef": "pi\x00nul"}, {"providerRef": "\ud800"}, {"provider": "str\x00ipe"},
+    {"invoiceId": "inv\x00"}, {"currency": "\ud800"}, {"note\x00": 1},
+], ids=["paidAt-max", "paidAt-min", "ref-nul", "ref-surrogate", "provider-nul", "invoice-nul",
+        "currency-surrogate", "key-nul"])
+def test_unstorable_fields_are_422_and_nothing_is_stored(client, app, invoice, extra):
+    body = payment_body(invoice["id"], **extra)
+    response = post_webhook(client, body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "validation_error"
+    assert count(app, WebhookDelivery) == 0 and count(app, Payment) == 0
+
+
+def test_an_amount_over_the_limit_says_so(client, app, invoice):
+    response = post_webhook(client, payment_body(invoice["id"], amount="1e400"))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["amount"] != ["Must be greater than 0."]
+
+
+def test_no_transaction_is_held_while_the_task_is_enqueued(client, app, invoice, monkeypatch):
+    # On SQLite every transaction holds the write lock: one open across the enqueue (a Redis
+    # round trip) and the wait would stall the worker that has to write the outcome.
+    from portal.finance import payments
+    seen = []
+    original = payments.enqueue_processing
+
+    def spy(delivery_id):
+        seen.append(db.session().in_transaction())
+        return original(delivery_id)
+    monkeypatch.setattr(payments, "enqueue_processing", spy)
+    monkeypatch.setitem(app.config, "WEBHOOK_WAIT_S", 0.1)
+    assert post_webhook(client, payment_body(invoice["id"])).status_code == 202
+    assert seen == [False]
+
+
 # --- processing ---------------------------------------------------------------------------
 
 def test_full_payment_answers_200_and_marks_paid(client, app, demo, invoice, celery_worker):

@@ -226,3 +226,21 @@ def test_expired_keys_are_purged(app, client, auth, demo):
     # The purged key is free again: the same request now runs anew.
     again = client.post("/api/tickets", json=ticket_body(demo), headers=headers)
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+
+
+def test_no_transaction_is_open_while_the_token_is_checked(app, client, auth, demo,
+                                                           monkeypatch):
+    # The claim commits; reading the claimed row's id afterwards reloaded it and opened a
+    # transaction (on SQLite the write lock) that the view then held across its Redis lookup.
+    from portal.auth import tokens
+    seen = []
+    original = tokens.is_session_revoked
+
+    def spy(session_id):
+        seen.append(db.session().in_transaction())
+        return original(session_id)
+    headers = _with_key(auth("tenant"), "tx-1")
+    monkeypatch.setattr(tokens, "is_session_revoked", spy)
+    response = client.post("/api/tickets", json=ticket_body(demo), headers=headers)
+    assert response.status_code == 201
+    assert seen and not any(seen), seen
