@@ -84,7 +84,7 @@ class Hub:
     """Reads the stream with one connection; dispatches to local subscribers by audience."""
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
-                 block_ms=5000, batch=500, freeze_gc=True):
+                 block_ms=5000, batch=500, freeze_gc=True, command_connections=50):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
@@ -96,8 +96,11 @@ class Hub:
             redis_url, socket_timeout=block_ms / 1000 + 10, socket_connect_timeout=2,
             socket_keepalive=True)
         # Short commands (replay XRANGE) share a small pool; never one connection per client.
-        self.commands = redis.Redis.from_url(
-            redis_url, socket_timeout=10, socket_connect_timeout=2, max_connections=50)
+        # A blocking pool: when thousands reconnect at once the extra replays wait their turn;
+        # the plain pool raised "Too many connections" and their streams ended unexplained.
+        self.commands = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            redis_url, socket_timeout=10, socket_connect_timeout=2,
+            max_connections=command_connections, timeout=10))
         self.index = {}  # audience key -> set of Subscriber
         self.count = 0
         self.last_id = None

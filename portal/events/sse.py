@@ -39,13 +39,27 @@ def entry_ms(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
 
 
+_MAX_PART = 2 ** 64 - 1  # Redis stream ids are two unsigned 64-bit integers
+
+
 def parse_entry_id(value):
-    """(ms, seq) for a well-formed stream id such as ``1730883600000-0``, else None."""
+    """(ms, seq) for a well-formed stream id such as ``1730883600000-0``, else None.
+
+    Anything Redis itself would refuse (a part past 2**64 - 1, stray characters) is None too:
+    the caller answers it with a resync rather than sending it to Redis.
+    """
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str):
         return None
     ms, sep, seq = value.strip().partition("-")
-    if not sep or not ms.isdigit() or not seq.isdigit() or len(ms) > 20 or len(seq) > 20:
+    if not sep or not (ms.isascii() and ms.isdigit()) or not (seq.isascii() and seq.isdigit()):
+        return None
+    if len(ms) > 20 or len(seq) > 20 or int(ms) > _MAX_PART or int(seq) > _MAX_PART:
         return None
     return int(ms), int(seq)
+
+
+def format_entry_id(parsed) -> str:
+    """The canonical text of a parsed stream id (what Redis accepts)."""
+    return "%d-%d" % parsed

@@ -57,13 +57,17 @@ def open_stream(principal, last_event_id=None):
                      config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
 
 
-def replay(conn, key, sub_keys, last_event_id, max_entries):
+def replay(conn, key, sub_keys, last_event_id, max_entries, max_frames=None):
     """Yield (entry id, frame) for visible entries after ``last_event_id``; raise LookupError if
-    that id is malformed, unknown or trimmed, or more than ``max_entries`` follow it."""
-    if sse.parse_entry_id(last_event_id) is None or not conn.xrange(
-            key, last_event_id, last_event_id, count=1):
+    that id is malformed, unknown or trimmed, or more than ``max_entries`` follow it, or more
+    than ``max_frames`` of them are visible (more than the live queue would have held)."""
+    parsed = sse.parse_entry_id(last_event_id)
+    if parsed is None:
         raise LookupError(last_event_id)
-    start, scanned, page = "(" + last_event_id, 0, 500
+    last_event_id = sse.format_entry_id(parsed)  # never send Redis a form it would refuse
+    if not conn.xrange(key, last_event_id, last_event_id, count=1):
+        raise LookupError(last_event_id)
+    start, scanned, sent, page = "(" + last_event_id, 0, 0, 500
     while True:
         entries = conn.xrange(key, start, "+", count=page)
         scanned += len(entries)
@@ -74,6 +78,9 @@ def replay(conn, key, sub_keys, last_event_id, max_entries):
             if event_type.startswith(b"control."):
                 continue
             if visible(sub_keys, fields.get(b"a", b"").decode().split()):
+                sent += 1
+                if max_frames is not None and sent > max_frames:
+                    raise LookupError(last_event_id)
                 yield entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
         if len(entries) < page:
             return
@@ -84,8 +91,11 @@ def _replay_frames(hub, sub, last_event_id, max_entries):
     """(frames, floor): the missed visible frames and the last id they cover (None: resync)."""
     try:
         # Collected first so the floor is known before live frames are filtered against it.
-        items = list(replay(hub.commands, hub.stream_key, sub.keys, last_event_id, max_entries))
-    except LookupError:
+        # At most a queue's worth: a client that missed more would have been cut off anyway,
+        # and one reconnect must not hold megabytes of frames.
+        items = list(replay(hub.commands, hub.stream_key, sub.keys, last_event_id, max_entries,
+                            max_frames=sub.limit))
+    except (LookupError, redis.ResponseError):
         metrics.inc("resyncs")
         return [sse.RESYNC], None
     floor = sse.parse_entry_id(items[-1][0]) if items else sse.parse_entry_id(last_event_id)

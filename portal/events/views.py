@@ -21,10 +21,14 @@ _STREAM_DOC = {"responses": {"200": {
 def events():
     """Live events for the caller; header or cookie auth; Last-Event-ID or ?lastEventId= replays."""
     principal = current_principal()
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":
+        # No body is ever sent, so the server would never notice the client leave: a
+        # subscribed HEAD held a stream slot (and a greenlet) until the token expired.
+        return Response(b"", mimetype="text/event-stream", headers=headers)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
     body = stream.open_stream(principal, last_event_id)
-    return Response(body, mimetype="text/event-stream", direct_passthrough=True,
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return Response(body, mimetype="text/event-stream", direct_passthrough=True, headers=headers)
 
 
 def _scraper_token_ok() -> bool:

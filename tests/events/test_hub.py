@@ -95,3 +95,31 @@ def test_streams_per_user_are_capped_and_unsubscribe_frees_a_slot(hub):
     assert hub.count == 1
     subscribe(hub, TENANT)
     assert hub.streams_of(TENANT.user_id) == 2
+
+
+def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failing(redis_url):
+    """A burst of reconnects needs more replays than the pool has connections: they queue."""
+    import threading
+
+    from portal.events.stream import replay
+
+    hub = Hub(redis_url, "unit:pool", freeze_gc=False, command_connections=1)
+    first = hub.commands.xadd("unit:pool", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
+    hub.commands.xadd("unit:pool", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
+    held = hub.commands.connection_pool.get_connection("XRANGE")
+    result = {}
+
+    def reconnect():
+        try:
+            result["ids"] = [i for i, _f in replay(hub.commands, "unit:pool", {"role:OPS"},
+                                                    first.decode(), 100)]
+        except Exception as exc:  # noqa: BLE001 - the test reports what a client would see
+            result["error"] = exc
+
+    thread = threading.Thread(target=reconnect)
+    thread.start()
+    thread.join(0.3)
+    hub.commands.connection_pool.release(held)
+    thread.join(10)
+    assert "error" not in result, result["error"]
+    assert len(result["ids"]) == 1

@@ -30,6 +30,9 @@ def test_notices_have_no_id_so_clients_keep_their_last_event_id():
 def test_entry_ids_parse_and_compare_in_stream_order():
     assert sse.parse_entry_id("1730883600000-12") == (1730883600000, 12)
     assert sse.parse_entry_id(b"5-0") < sse.parse_entry_id("5-1") < sse.parse_entry_id("6-0")
-    for bad in ("", "abc", "1-", "-1", "1-x", "1 -0", None, "9" * 30 + "-0"):
+    for bad in ("", "abc", "1-", "-1", "1-x", "1 -0", None, "9" * 30 + "-0",
+                "18446744073709551616-0", "1-18446744073709551616", "\u0661-0", "1-\u00b2"):
         assert sse.parse_entry_id(bad) is None
     assert sse.entry_ms(b"1730883600000-3") == 1730883600000
+    top = sse.parse_entry_id(" 18446744073709551615-18446744073709551615 ")
+    assert sse.format_entry_id(top) == "18446744073709551615-18446744073709551615"

@@ -130,6 +130,21 @@ def test_streams_per_user_are_capped_with_429_in_the_error_shape(sse, sse_app):
     assert get_hub(sse_app).count == 0
 
 
+def test_head_answers_the_stream_headers_without_taking_a_stream_slot(sse, sse_app, demo):
+    """gunicorn drops a HEAD body but still iterates it; never written to, such a stream could
+    not notice its client leave and held one of the user's slots until the token expired."""
+    headers = login_as(sse, "contractor")
+    for _ in range(3):  # one over the cap of 2
+        response = sse.head("/api/events", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert get_hub(sse_app).streams_of(demo["users"]["contractor"]) == 0
+    assert sse_app.test_client().head("/api/events").status_code == 401
+    response, stream = open_stream(sse, headers)
+    assert response.status_code == 200
+    stream.close()
+
+
 def test_logout_closes_the_open_stream_with_a_notice(sse):
     headers = login_as(sse, "tenant")
     _response, stream = open_stream(sse, headers)
@@ -177,19 +192,62 @@ def test_unknown_or_malformed_last_event_id_gets_resync(sse, sse_app, demo, last
     stream.close()
 
 
-def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, redis_url):
-    """The generator itself: entries both replayed and queued live appear once, in order."""
+@pytest.mark.parametrize("last_id", ["99999999999999999999-0", "1-99999999999999999999",
+                                     "\u0661\u0662-0", "x" * 5000])
+def test_ids_redis_would_refuse_get_resync_and_the_stream_stays_open(sse, sse_app, demo,
+                                                                    last_id):
+    """Past 2**64, non-ASCII digits, huge: once a Redis error that silently closed the stream,
+    so a browser reconnected with the same ?lastEventId= every few seconds, forever."""
+    _event, stream_id = deliver(sse_app, demo)
+    _response, stream = open_stream(sse, login_as(sse, "tenant"),
+                                    query_string={"lastEventId": last_id})
+    stream.frames(lambda f: f["data"] and f["data"]["type"] == "resync")
+    assert stream.frames(lambda f: f["comment"] == "ping", timeout=5)[-1]["comment"] == "ping"
+    assert not stream.ended
+    stream.close()
+
+
+def test_an_id_with_surrounding_spaces_replays_like_the_bare_id(sse, sse_app, demo):
+    _event, seen = deliver(sse_app, demo, by="tenant")
+    _event, missed = deliver(sse_app, demo, by="tenant")
+    _response, stream = open_stream(sse, login_as(sse, "tenant"),
+                                    query_string={"lastEventId": f" {seen} "})
+    assert [e["id"] for e in stream.events(until_id=missed)] == [missed]
+    stream.close()
+
+
+def readerless_hub(sse_app, redis_url, entries, **kwargs):
+    """(hub, entry ids, subscribe): a hub without a reader on a fresh stream of ``entries``
+    ticket events for tenant ``ten_x``; the test feeds the queues itself."""
     from portal.auth.principal import Principal
     with sse_app.app_context():
-        key = redis_client.key("dedupe", time.time_ns())
+        key = redis_client.key("unit", time.time_ns())
         conn = redis_client.conn
     ids = [conn.xadd(key, {"t": "ticket.created", "a": "tenant:ten_x", "d": "{}"})
-           for _ in range(4)]
-    hub = Hub(redis_url, key, freeze_gc=False)
-    hub._thread = object()  # no reader: this test feeds the queue itself
-    sub = hub.subscribe(Principal("usr_x", "TENANT", tenant_id="ten_x"))
+           for _ in range(entries)]
+    hub = Hub(redis_url, key, freeze_gc=False, **kwargs)
+    hub._thread = object()
+    return hub, ids, lambda: hub.subscribe(Principal("usr_x", "TENANT", tenant_id="ten_x"))
+
+
+def test_a_replay_longer_than_the_queue_is_a_resync_not_a_huge_write(sse_app, demo, redis_url):
+    """Replay collects frames in memory: bounded by the queue size, like a live client."""
+    hub, ids, subscribe = readerless_hub(sse_app, redis_url, 6, queue_size=4)
+    for last_id, check in ((ids[0], lambda text: b"resync" in text and b"id: " not in text),
+                           (ids[1], lambda text: text.count(b"id: ") == 4
+                            and b"resync" not in text)):
+        body = _generate(hub, subscribe(), last_id, None, 5, 3000, 1000)
+        text = next(body) + next(body)
+        body.close()
+        assert check(text), text
+
+
+def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, redis_url):
+    """The generator itself: entries both replayed and queued live appear once, in order."""
+    hub, ids, subscribe = readerless_hub(sse_app, redis_url, 4)
+    sub = subscribe()
     # The reader handed over entries 2-3 (also in the replay) before the replay ran.
-    hub.dispatch(hub.commands.xrange(key, ids[2], ids[3]))
+    hub.dispatch(hub.commands.xrange(hub.stream_key, ids[2], ids[3]))
     body = _generate(hub, sub, ids[0], None, 0.2, 3000, 1000)
     text = b""
     while text.count(b"id: ") < 3 or b": ping" not in text:
