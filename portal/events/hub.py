@@ -8,6 +8,7 @@ the app is imported), a real thread under the dev server and the test client.
 import gc
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -41,9 +42,9 @@ def _new_wakeup():
 class Subscriber:
     """One open stream: its audience keys and a bounded queue of (entry id, frame, ms)."""
 
-    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered")
+    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered", "sock")
 
-    def __init__(self, principal, limit: int):
+    def __init__(self, principal, limit: int, sock=None):
         self.user_id = principal.user_id
         self.keys = principal.audience_keys()
         self.limit = limit
@@ -51,6 +52,7 @@ class Subscriber:
         self.wakeup = _new_wakeup()
         self.closed = None  # the reason, once the hub ends this stream
         self.registered = False
+        self.sock = sock  # the client's socket, when the server exposes it
 
     def push(self, item) -> bool:
         """Queue an item; False when the queue is full (the hub then closes the stream)."""
@@ -64,6 +66,14 @@ class Subscriber:
         """Ask the stream to end (overflow, session revoked, hub shutdown)."""
         self.closed = reason
         self.wakeup.set()
+        if reason == "overflow" and self.sock is not None:
+            # A client that stopped reading leaves its greenlet parked in a socket write that
+            # never completes; shutting the socket down wakes that write with an error, so the
+            # connection, its greenlet and its worker_connections slot are all released.
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def wait(self, timeout: float) -> None:
         """Block until something is queued, the stream is closed, or ``timeout`` passes."""
@@ -111,14 +121,14 @@ class Hub:
         self._stopping = False
 
     # -- subscribers -------------------------------------------------------------------------
-    def subscribe(self, principal) -> Subscriber:
+    def subscribe(self, principal, sock=None) -> Subscriber:
         """Register a stream for this principal (429 over the per-user cap); starts the reader."""
         self.ensure_started()
         with self._lock:
             if len(self.index.get(f"user:{principal.user_id}", ())) >= self.max_per_user:
                 metrics.inc("rejected")
                 raise TooManyStreams()
-            sub = Subscriber(principal, self.queue_size)
+            sub = Subscriber(principal, self.queue_size, sock)
             for key in sub.keys:
                 self.index.setdefault(key, set()).add(sub)
             sub.registered = True

@@ -37,11 +37,11 @@ def get_hub(app=None) -> Hub:
     return hub
 
 
-def open_stream(principal, last_event_id=None):
+def open_stream(principal, last_event_id=None, sock=None):
     """Subscribe the caller and return the stream's body (an iterator of bytes)."""
     config = current_app.config
     hub = get_hub()
-    sub = hub.subscribe(principal)
+    sub = hub.subscribe(principal, sock)
     # Re-checked once subscribed: a logout between the token check and now published its
     # control entry before this stream could hear it.
     if is_session_revoked(principal.session_id):

@@ -27,7 +27,9 @@ def events():
         # subscribed HEAD held a stream slot (and a greenlet) until the token expired.
         return Response(b"", mimetype="text/event-stream", headers=headers)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
-    body = stream.open_stream(principal, last_event_id)
+    # gunicorn's workers expose the client socket: the hub shuts it on a reader too slow to keep up.
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("gunicorn.sock")
+    body = stream.open_stream(principal, last_event_id, sock)
     return Response(body, mimetype="text/event-stream", direct_passthrough=True, headers=headers)
 
 

@@ -22,7 +22,7 @@ USERS = ("landlord", "landlord2", "tenant", "tenant2", "contractor", "ops")
 class Stack:
     """Handles on the running processes plus an in-process app on the same database and Redis."""
 
-    def __init__(self, folder, database_url):
+    def __init__(self, folder, database_url, **env):
         self.folder, self.database_url = folder, database_url
         self.redis_proc, self.redis_url = start_redis(folder)
         self.redis_port = int(self.redis_url.rsplit(":", 1)[1].split("/")[0])
@@ -33,7 +33,7 @@ class Stack:
         self.env = proc.process_env(
             database_url, self.redis_url, REDIS_PREFIX=PREFIX, LOGIN_RATE_LIMIT="1000 per minute",
             SSE_HEARTBEAT_S=1, SSE_READ_BLOCK_MS=1000, OUTBOX_RELAY_S=1, OUTBOX_RELAY_GRACE_S=1,
-            CELERY_CONCURRENCY=4)
+            CELERY_CONCURRENCY=4, **env)
         self.clients = []
 
     @contextmanager
@@ -119,9 +119,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(folder, database_url):
-    """Start everything; stop everything (Redis last) however the tests end."""
-    stack = Stack(folder, database_url)
+def running_stack(folder, database_url, **env):
+    """Start everything (``env`` overrides settings); stop everything, Redis last."""
+    stack = Stack(folder, database_url, **env)
     try:
         with ExitStack() as processes:
             processes.enter_context(proc.web(stack.env, stack.port, folder, workers=2))
