@@ -1,0 +1,116 @@
+"""Printing: progress lines on stderr, the result table and the portal/baseline ratios on stdout."""
+import os
+import platform
+import sys
+import time
+
+from bench.scenarios import percentile as pct  # noqa: F401  (re-exported for the runner)
+
+COLUMNS = (  # (header, key, format)
+    ("target", "target", "{}"), ("scenario", "scenario", "{}"), ("N", "n", "{}"),
+    ("open", "opened", "{}"), ("conn/s", "connect_rate", "{:.0f}"),
+    ("KB/conn", "kb_per_conn", "{:.1f}"), ("redisKB/c", "redis_kb_per_conn", "{:.1f}"),
+    ("aud/evt", "audience_per_event", "{:.0f}"), ("p50 ms", "p50_ms", "{:.0f}"),
+    ("p99 ms", "p99_ms", "{:.0f}"), ("max ms", "max_ms", "{:.0f}"),
+    ("req p50", "e2e_p50_ms", "{:.0f}"), ("req p99", "e2e_p99_ms", "{:.0f}"),
+    ("→xadd p50", "xadd_p50_ms", "{:.0f}"), ("fanout p99", "fanout_p99_ms", "{:.0f}"),
+    ("missing", "missing", "{}"), ("leaked", "leaked", "{}"), ("dup", "duplicates", "{}"),
+    ("lost", "lost_streams", "{}"), ("web CPU%", "cpu_web", "{}"), ("all CPU%", "cpu_all", "{}"),
+)
+
+
+def note(text):
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def header(args, bench):
+    """The machine and the settings, once per report."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    print("# command: python -m bench.sse_load " + " ".join(sys.argv[1:]))
+    print(f"# machine: {os.cpu_count()} cores ({cpu}), {mem // 1024} MiB, "
+          f"Linux {platform.release()}, Python {platform.python_version()}")
+    print(f"# gunicorn -k gevent, {args.workers} workers, worker_connections "
+          f"{args.worker_connections}; {args.procs} load-generator processes; "
+          f"{args.events} events every {args.interval}s; events via {bench.events_mode}")
+    sys.stdout.flush()
+
+
+def _cells(row):
+    flat = dict(row)
+    cpu = row.get("cpu_pct") or {}
+    flat["cpu_web"] = cpu.get("web")
+    flat["cpu_all"] = sum(cpu.values()) if cpu else None
+    out = []
+    for _, key, fmt in COLUMNS:
+        value = flat.get(key)
+        out.append("-" if value is None else fmt.format(value))
+    return out
+
+
+def progress(row):
+    if "error" in row:
+        note(f"  {row['target']} {row['scenario']} N={row['n']}: {row['error']}")
+        return
+    note("  " + " ".join(f"{h}={c}" for (h, _, _), c in zip(COLUMNS, _cells(row))))
+    note(f"  connect: {row.get('connect_s')} s, web CPU {row.get('connect_cpu_us', 0):.0f} us/stream,"
+         f" p99 open {row.get('connect_p99_ms') or 0:.0f} ms, streams per worker (fds)"
+         f" {row.get('per_worker_fds')}, RSS {row.get('rss_before_mb', 0):.0f} ->"
+         f" {row.get('rss_after_mb', 0):.0f} -> {row.get('rss_after_events_mb', 0):.0f} MB,"
+         f" pings {row.get('pings')}, other events {row.get('other_events')}")
+    for phase in ("gc_after_connect", "gc_after_events"):
+        for pid, stats in (row.get(phase) or {}).items():
+            note(f"  {phase} worker {pid}: " + ", ".join(
+                f"gen{g} {s['count']}x total {s['total_ms']:.0f} ms (cpu {s.get('cpu_ms', 0):.0f})"
+                f" max {s['max_ms']:.1f} ms"
+                for g, s in stats.items()))
+    for i, event in enumerate(row.get("per_event") or ()):
+        note(f"    event {i}: " + " ".join(
+            f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in event.items()))
+    if row.get("connect_refusals"):
+        note(f"  connect refusals (HTTP status: count, retried): {row['connect_refusals']}")
+    if row.get("connect_errors"):
+        note(f"  connect errors: {row['connect_errors']}")
+    if row.get("lost_reasons"):
+        note(f"  streams lost: {row['lost_reasons']}")
+
+
+def table(rows):
+    """A Markdown table of every run, then the ratio rows."""
+    for r in rows:
+        if "error" in r:
+            print(f"- {r['target']} {r['scenario']} N={r['n']} did not complete: {r['error']}")
+    rows = [r for r in rows if "error" not in r]
+    if not rows:
+        print("no completed runs")
+        return
+    cells = [_cells(r) for r in rows]
+    heads = [h for h, _, _ in COLUMNS]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    print("| " + " | ".join(h.rjust(w) for h, w in zip(heads, widths)) + " |")
+    print("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
+    for c in cells:
+        print("| " + " | ".join(v.rjust(w) for v, w in zip(c, widths)) + " |")
+    ratios = []
+    for row in rows:
+        if row["target"] != "portal":
+            continue
+        for base in rows:
+            if base["target"].startswith("baseline") and base["scenario"] == row["scenario"] \
+                    and base["n"] == row["n"]:
+                ratios.append((row, base))
+    if ratios:
+        print()
+        print("portal / baseline (same run; < 1 means the portal is better):")
+        for row, base in ratios:
+            parts = []
+            for label, key in (("p50", "p50_ms"), ("p99", "p99_ms"), ("max", "max_ms"),
+                               ("req p99", "e2e_p99_ms"), ("KB/conn", "kb_per_conn")):
+                if row.get(key) is not None and base.get(key):
+                    parts.append(f"{label} {row[key] / base[key]:.2f}")
+            if base.get("connect_failed") or base.get("missing"):
+                parts.append(f"baseline: {base.get('connect_failed', 0)} connects failed, "
+                             f"{base.get('missing', 0)} deliveries missing")
+            print(f"  vs {base['target']}, {row['scenario']} N={row['n']}: " + ", ".join(parts))
+    sys.stdout.flush()

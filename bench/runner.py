@@ -1,0 +1,259 @@
+"""The bench's runs: servers and load generators set up once, then one fresh gunicorn per run."""
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+
+from bench import client, firer, proc, profile, report, servers
+from bench.scenarios import SCENARIOS, client_users, expected_total, score
+
+
+class Bench:
+    """The servers, the load-generator processes and one method per measured run."""
+
+    def __init__(self, args):
+        self.args = args
+        self.workdir = tempfile.mkdtemp(prefix="sse-bench-")
+        self.managed = []
+        self.clients = []
+        self.redis = self.celery = None
+        self.users = self.events_mode = self.property_id = None
+
+    # -- set-up ---------------------------------------------------------------------------
+    def setup(self):
+        proc.raise_fd_limit()
+        self.redis, self.redis_url = servers.start_redis(self.workdir)
+        self.managed.append(self.redis)
+        extra = dict(item.split("=", 1) for item in self.args.env)
+        self.env = servers.base_env(self.workdir, self.redis_url,
+                                    GUNICORN_WORKERS=self.args.workers,
+                                    GUNICORN_WORKER_CONNECTIONS=self.args.worker_connections,
+                                    BENCH_GC_LOG=os.path.join(self.workdir, "gc"), **extra)
+        servers.prepare_database(self.env)
+        self.celery = servers.start_celery(self.env, self.workdir)
+        self.managed.append(self.celery)
+        ctx = multiprocessing.get_context("spawn")
+        for _ in range(self.args.procs):
+            parent, child = ctx.Pipe()
+            process = ctx.Process(target=client.run, args=(child,), daemon=True)
+            process.start()
+            self.clients.append((process, parent))
+        self._login_and_probe()
+
+    def _login_and_probe(self):
+        web, port = self.start_web("portal")
+        try:
+            api = firer.Api(port)
+            self.users = firer.login_all(api)
+            self.property_id = firer.property_of(api, self.users["tenant"])
+            tenant, landlord2 = self.users["tenant"].token, self.users["landlord2"].token
+            has_tickets = firer.route_exists(api, "POST", "/api/tickets", tenant)
+            has_invoices = firer.route_exists(api, "POST", "/api/finance/invoices", landlord2)
+            self.has_stream = self._stream_exists(port, tenant)
+        finally:
+            web.stop()
+        self.events_mode = "api" if (has_tickets and has_invoices) else "outbox"
+        if self.args.fire != "auto":
+            self.events_mode = self.args.fire
+        self.api_routes = {"tickets": has_tickets, "invoices": has_invoices}
+        report.note(f"portal routes: POST /api/tickets={has_tickets} "
+                    f"POST /api/finance/invoices={has_invoices} GET /api/events={self.has_stream}; "
+                    f"events fired via {self.events_mode}")
+
+    def _stream_exists(self, port, token):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/api/events", headers={"Authorization": "Bearer " + token})
+        resp = conn.getresponse()
+        ok = resp.status == 200 and resp.getheader("Content-Type", "").startswith("text/event-stream")
+        conn.close()
+        return ok
+
+    def start_web(self, target):
+        if target == "portal":
+            config = None
+            if not self.args.no_project_config:
+                config = self.args.gunicorn_config or os.path.join(servers.ROOT, "gunicorn.conf.py")
+                config = config if os.path.exists(config) else None
+            return servers.start_gunicorn("portal", "wsgi:app", self.env, self.workdir,
+                                          self.args.workers, self.args.worker_connections, config)
+        return servers.start_gunicorn(target, "bench.baseline_server:app", self.env,
+                                      self.workdir, self.args.workers,
+                                      self.args.worker_connections)
+
+    # -- talking to the load generators ---------------------------------------------------
+    def _all(self, cmd, args_per_proc=None):
+        for i, (_, conn) in enumerate(self.clients):
+            conn.send((cmd, args_per_proc[i] if args_per_proc else None))
+        answers = [conn.recv() for _, conn in self.clients]
+        for answer in answers:
+            if isinstance(answer, dict) and "error" in answer:
+                raise RuntimeError(f"load generator: {answer['error']}")
+        return answers
+
+    def connect(self, port, names, watch):
+        """Open one stream per client, spread round-robin over the processes."""
+        p = len(self.clients)
+        per_proc = [{"host": "127.0.0.1", "port": port, "path": "/api/events",
+                     "specs": [(i, self.users[names[i]].token) for i in range(k, len(names), p)],
+                     "concurrency": self.args.concurrency, "timeout": 120.0,
+                     "http10": self.args.http10, "watch": list(watch)} for k in range(p)]
+        return self._all("connect", per_proc)
+
+    # -- one run --------------------------------------------------------------------------
+    def run(self, target, scenario, n):
+        if target == "portal" and not self.has_stream:
+            return {"target": target, "scenario": scenario, "n": n, "error": "no GET /api/events"}
+        web, port = self.start_web(target)
+        try:
+            return self._measure(target, scenario, n, web, port)
+        finally:
+            self._all("close")
+            web.stop()
+
+    def _measure(self, target, scenario, n, web, port):
+        args = self.args
+        workers = proc.children(web.pid)
+        servers.warm_up(port, len(workers))
+        kinds = SCENARIOS[scenario][1]
+        # Warm each worker's stream path (hub start, imports), then let go of those streams.
+        self.connect(port, ["ops"] * (8 * len(self.clients)), kinds)
+        self._all("close")
+        time.sleep(1.0)
+        self._all("collect")
+        rss0, redis0 = proc.total_rss_kb(workers), proc.rss_kb(self.redis.pid)
+        names = client_users(scenario, n, args.audience)
+        sampling = self._profile("connect", target, workers, n / 500 + 5)
+        web_cpu0 = proc.total_cpu(workers)
+        t0 = time.monotonic()
+        answers = self.connect(port, names, kinds)
+        web_cpu_connect = proc.total_cpu(workers) - web_cpu0
+        self._profile_done(sampling, row_note=f"{target} {scenario} N={n} connect")
+        failed = set(i for a in answers for i in a["failed"])
+        opened = [i for i in range(n) if i not in failed]
+        span = max(a["t_end"] for a in answers) - min(a["t_start"] for a in answers)
+        open_times = sorted(t for a in answers for t in a["open_times"])
+        row = {"target": target, "scenario": scenario, "n": n, "opened": len(opened),
+               "connect_failed": len(failed), "connect_s": round(time.monotonic() - t0, 2),
+               "connect_rate": len(opened) / span if span else None,
+               "connect_p99_ms": 1000 * report.pct(open_times, 99) if open_times else None,
+               "connect_errors": _merge(a["errors"] for a in answers),
+               "connect_retries": sum(a["retries"] for a in answers),
+               "connect_cpu_us": 1e6 * web_cpu_connect / max(1, len(opened)),
+               "connect_refusals": _merge(a["refusals"] for a in answers)}
+        time.sleep(args.settle)
+        rss1, redis1 = proc.total_rss_kb(workers), proc.rss_kb(self.redis.pid)
+        gc_connect = self._gc_stats(workers)
+        row.update({
+            "rss_before_mb": rss0 / 1024, "rss_after_mb": rss1 / 1024,
+            "kb_per_conn": (rss1 - rss0) / len(opened) if opened else None,
+            "redis_kb_per_conn": (redis1 - redis0) / len(opened) if opened else None,
+            "per_worker_fds": [proc.fd_count(w) for w in workers]})
+        if scenario == "idle" and args.hold:
+            time.sleep(args.hold)
+            row["rss_after_hold_mb"] = proc.total_rss_kb(workers) / 1024
+        meter = proc.CpuMeter({"web": [web.pid] + workers,
+                               "celery": [self.celery.pid] + proc.descendants(self.celery.pid),
+                               "redis": [self.redis.pid],
+                               "clients": [c.pid for c, _ in self.clients]})
+        meter.start(time.monotonic())
+        sampling = self._profile("events", target, workers, args.events * args.interval + 1)
+        fired = self._fire(target, port, kinds, opened, names)
+        cpu = meter.stop(time.monotonic())
+        self._profile_done(sampling, row_note=f"{target} {scenario} N={n} events")
+        collected = self._all("collect")
+        records = [r for c in collected for r in c["records"]]
+        keys = {i: self.users[name].keys for i, name in enumerate(names)}
+        row.update(score(fired, records, keys, opened, time.time() - time.monotonic()))
+        row.update({"cpu_pct": {k: round(v) for k, v in cpu.items()},
+                    "lost_streams": sum(c["lost"] for c in collected),
+                    "pings": sum(c["pings"] for c in collected),
+                    "lost_reasons": _merge(c["lost_reasons"] for c in collected),
+                    "other_events": _merge(c["other"] for c in collected),
+                    "rss_after_events_mb": proc.total_rss_kb(workers) / 1024,
+                    "web_alive": web.alive()})
+        if gc_connect is not None:
+            row["gc_after_connect"] = gc_connect
+            row["gc_after_events"] = self._gc_stats(workers)
+        return row
+
+    def _gc_stats(self, workers):
+        """What bench/gc_probe.py recorded in each worker (None without the probe)."""
+        found = {}
+        for pid in workers:
+            path = os.path.join(self.workdir, f"gc-{pid}.json")
+            if os.path.exists(path):
+                with open(path) as fh:
+                    found[pid] = json.load(fh)["stats"]
+        return found or None
+
+    def _profile(self, phase, target, workers, seconds):
+        if self.args.profile != phase:
+            return None
+        return profile.start(workers, seconds, os.path.join(self.workdir, f"profile-{target}"))
+
+    def _profile_done(self, sampling, row_note):
+        if sampling:
+            report.note(f"{row_note}\n" + profile.summarize(sampling))
+
+    def _fire(self, target, port, kinds, opened, names):
+        """Fire --events events at --interval; wait until every expected delivery was read."""
+        args = self.args
+        fired = {}
+        if not kinds:
+            return fired
+        mode = target if target.startswith("baseline") else self.events_mode
+        events = firer.Events(firer.Api(port), self.users, mode, self.property_id,
+                              redis_url=self.redis_url)
+        if mode == "outbox":
+            events.outbox_app = self._outbox_app()
+        start = time.monotonic()
+        for i in range(args.events):
+            kind = kinds[i % len(kinds)]
+            rid, t_req, t_resp = events.fire(kind)
+            fired[rid] = (kind, t_req, t_resp, events.audience(kind))
+            next_at = start + (i + 1) * args.interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        keys = {i: self.users[name].keys for i, name in enumerate(names)}
+        want = expected_total(fired, keys, opened)
+        deadline = time.monotonic() + args.drain
+        while time.monotonic() < deadline:
+            if sum(a["records"] for a in self._all("count")) >= want:
+                break
+            time.sleep(0.25)
+        return fired
+
+    def _outbox_app(self):
+        for key in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX"):
+            os.environ[key] = self.env[key]
+        from portal import create_app
+        return create_app("development")
+
+    def teardown(self):
+        for process, conn in self.clients:
+            try:
+                conn.send(("exit", None))
+                conn.recv()
+            except (OSError, EOFError):
+                pass
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        for managed in reversed(self.managed):
+            managed.stop()
+        if not self.args.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        else:
+            report.note(f"logs kept in {self.workdir}")
+
+
+def _merge(dicts) -> dict:
+    out = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
