@@ -32,7 +32,8 @@ def get_hub(app=None) -> Hub:
                 hub = Hub(config["REDIS_URL"], key, queue_size=config["SSE_QUEUE_SIZE"],
                           max_per_user=config["SSE_MAX_STREAMS_PER_USER"],
                           block_ms=config["SSE_READ_BLOCK_MS"],
-                          freeze_gc=config["SSE_GC_FREEZE"])
+                          freeze_gc=config["SSE_GC_FREEZE"],
+                          refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"])
                 app.extensions["event_hub"] = hub
     return hub
 

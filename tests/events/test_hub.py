@@ -123,3 +123,30 @@ def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failin
     thread.join(10)
     assert "error" not in result, result["error"]
     assert len(result["ids"]) == 1
+
+
+def test_held_streams_are_frozen_out_of_the_gc_and_closed_ones_swept(redis_url):
+    import gc
+    import time
+    import weakref
+
+    class Stream:
+        pass
+
+    hub = Hub(redis_url, "test:gc-stream", refreeze_s=0.0, sweep_s=3600.0)
+    gc.unfreeze()
+    try:
+        closed = Stream()
+        closed.cycle = closed  # what a finished stream leaves behind: garbage only a GC frees
+        alive = weakref.ref(closed)
+        hub._refreeze()  # frozen while the stream was open
+        assert gc.get_freeze_count() > 0
+        del closed
+        gc.collect()
+        assert alive() is not None  # frozen objects are out of every collection's reach
+        hub.sweep_s, hub._swept_at = 0.0, time.monotonic() - 1
+        hub._refreeze()  # the periodic sweep
+        assert alive() is None
+        assert gc.get_freeze_count() > 0  # and what is still held is frozen again
+    finally:
+        gc.unfreeze()
