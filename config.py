@@ -75,6 +75,8 @@ class BaseConfig:
     SSE_GC_FREEZE = _env("SSE_GC_FREEZE", True, bool)
     SSE_GC_REFREEZE_S = _env("SSE_GC_REFREEZE_S", 5.0, float)
     SSE_GC_SWEEP_S = _env("SSE_GC_SWEEP_S", 300.0, float)
+    # Under gunicorn + gevent the hub writes events straight to parked streams' sockets.
+    SSE_DIRECT_WRITES = _env("SSE_DIRECT_WRITES", True, bool)
     METRICS_TOKEN = _env("METRICS_TOKEN", "")
     OUTBOX_RELAY_GRACE_S = _env("OUTBOX_RELAY_GRACE_S", 5.0, float)
     OUTBOX_RELAY_BATCH = _env("OUTBOX_RELAY_BATCH", 200, int)

@@ -1,7 +1,9 @@
 """The event hub: one reader per web process fanning the Redis stream out to local streams.
 
 One blocking XREAD on one dedicated connection serves every client of the process; each event is
-framed once and handed, by audience-key lookup, to bounded per-connection queues. The reader is a
+framed once and, by audience-key lookup, either written straight to the sockets of streams whose
+greenlets are parked (under gunicorn + gevent, see wire.py) or handed to bounded per-connection
+queues for the stream to write itself. The reader is a
 ``threading.Thread``: a greenlet under gunicorn's gevent worker (which patches threading before
 the app is imported), a real thread under the dev server and the test client.
 """
@@ -16,7 +18,7 @@ from collections import deque
 import redis
 
 from portal.errors import DomainError
-from portal.events import sse
+from portal.events import sse, wire
 from portal.events.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,13 @@ def _new_wakeup():
 
 
 class Subscriber:
-    """One open stream: its audience keys and a bounded queue of (entry id, frame, ms)."""
+    """One open stream: its audience keys, a bounded queue of (entry id, frame, ms) and, under
+    gunicorn + gevent, the Wire the hub writes to directly while the stream's greenlet is parked."""
 
-    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered", "sock")
+    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered", "sock",
+                 "wire", "direct", "pending", "sent_at")
 
-    def __init__(self, principal, limit: int, sock=None):
+    def __init__(self, principal, limit: int, sock=None, wire=None):
         self.user_id = principal.user_id
         self.keys = principal.audience_keys()
         self.limit = limit
@@ -53,18 +57,38 @@ class Subscriber:
         self.closed = None  # the reason, once the hub ends this stream
         self.registered = False
         self.sock = sock  # the client's socket, when the server exposes it
+        self.wire = wire
+        self.direct = False  # True only while parked in wait(direct=True): the hub may write
+        self.pending = None  # the tail of a frame the kernel took only part of
+        self.sent_at = time.monotonic()  # the last write to this client (for heartbeats)
 
     def push(self, item) -> bool:
         """Queue an item; False when the queue is full (the hub then closes the stream)."""
         if len(self.queue) >= self.limit:
             return False
         self.queue.append(item)
+        self.direct = False
         self.wakeup.set()
         return True
 
+    def send_direct(self, data: bytes, now: float) -> bool:
+        """The hub's write while the stream is parked; False when the kernel took nothing (the
+        caller queues the item instead). OSError when the client is gone."""
+        sent = self.wire.send_nowait(data)
+        if not sent:
+            return False
+        self.sent_at = now
+        if sent < len(data):
+            # The greenlet finishes this frame before anything else is written.
+            self.pending = memoryview(data)[sent:]
+            self.direct = False
+            self.wakeup.set()
+        return True
+
     def close(self, reason: str) -> None:
-        """Ask the stream to end (overflow, session revoked, hub shutdown)."""
+        """Ask the stream to end (overflow, session revoked, client gone, hub shutdown)."""
         self.closed = reason
+        self.direct = False
         self.wakeup.set()
         if reason == "overflow" and self.sock is not None:
             # A client that stopped reading leaves its greenlet parked in a socket write that
@@ -75,10 +99,17 @@ class Subscriber:
             except OSError:
                 pass
 
-    def wait(self, timeout: float) -> None:
-        """Block until something is queued, the stream is closed, or ``timeout`` passes."""
-        if not self.queue and self.closed is None:
-            self.wakeup.wait(timeout)
+    def wait(self, timeout: float, direct: bool = False) -> None:
+        """Block until something is queued, the stream is closed, or ``timeout`` passes.
+
+        With ``direct`` (and a Wire) the hub writes events itself meanwhile, without waking it.
+        """
+        if not self.queue and self.closed is None and self.pending is None:
+            self.direct = direct and self.wire is not None
+            try:
+                self.wakeup.wait(timeout)
+            finally:
+                self.direct = False
         # Cleared before draining: a push after this point sets it again, so none is missed.
         self.wakeup.clear()
 
@@ -124,14 +155,14 @@ class Hub:
         self._stopping = False
 
     # -- subscribers -------------------------------------------------------------------------
-    def subscribe(self, principal, sock=None) -> Subscriber:
+    def subscribe(self, principal, sock=None, wire=None) -> Subscriber:
         """Register a stream for this principal (429 over the per-user cap); starts the reader."""
         self.ensure_started()
         with self._lock:
             if len(self.index.get(f"user:{principal.user_id}", ())) >= self.max_per_user:
                 metrics.inc("rejected")
                 raise TooManyStreams()
-            sub = Subscriber(principal, self.queue_size, sock)
+            sub = Subscriber(principal, self.queue_size, sock, wire)
             for key in sub.keys:
                 self.index.setdefault(key, set()).add(sub)
             sub.registered = True
@@ -243,15 +274,41 @@ class Hub:
                     continue
                 if not targets:
                     continue
-                item = (entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}")),
-                        sse.entry_ms(entry_id))
-                for sub in targets:
-                    if not sub.push(item):
-                        # A reader too slow for its queue is cut loose; it reconnects with
-                        # Last-Event-ID and catches up by replay, without slowing anyone else.
-                        metrics.inc("overflow_disconnects")
-                        self._remove(sub)
-                        sub.close("overflow")
+                frame = sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
+                self._fan_out(targets, (entry_id, frame, sse.entry_ms(entry_id)))
+
+    def _fan_out(self, targets, item) -> None:
+        """Write to each parked stream's socket; queue for the others (and for what would block)."""
+        frame = item[1]
+        chunked = None  # framed once per event, shared by every HTTP/1.1 client
+        now = time.monotonic()
+        written = 0
+        for sub in targets:
+            if sub.direct:
+                if sub.wire.chunked:
+                    if chunked is None:
+                        chunked = wire.chunk(frame)
+                    data = chunked
+                else:
+                    data = frame
+                try:
+                    if sub.send_direct(data, now):
+                        written += 1
+                        continue
+                except OSError:  # the client went away: nothing more to write to it
+                    self._remove(sub)
+                    sub.close("gone")
+                    continue
+            if not sub.push(item):
+                # A reader too slow for its queue is cut loose; it reconnects with
+                # Last-Event-ID and catches up by replay, without slowing anyone else.
+                metrics.inc("overflow_disconnects")
+                self._remove(sub)
+                sub.close("overflow")
+        if written:
+            metrics.inc("events_delivered", written)
+            metrics.inc("events_direct", written)
+            metrics.observe_lag(time.time() - item[2] / 1000, written)
 
     def _control(self, event_type: bytes, targets) -> None:
         if event_type == b"control.session_revoked":

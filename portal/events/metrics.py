@@ -10,6 +10,8 @@ COUNTERS = {
     "events_read": ("portal_sse_events_read_total", "Stream entries read by this process's hub."),
     "events_delivered": ("portal_sse_events_delivered_total",
                          "Event frames written to clients (live and replayed)."),
+    "events_direct": ("portal_sse_events_direct_total",
+                      "Event frames the hub wrote straight to a parked stream's socket."),
     "events_replayed": ("portal_sse_events_replayed_total",
                         "Event frames written while replaying after Last-Event-ID."),
     "overflow_disconnects": ("portal_sse_overflow_disconnects_total",
@@ -45,6 +47,12 @@ class Metrics:
             for lag in lags:
                 self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
                 self.lag_sum += lag
+
+    def observe_lag(self, lag: float, count: int) -> None:
+        """Record one lag for ``count`` deliveries (the hub's writes of one event)."""
+        with self._lock:
+            self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += count
+            self.lag_sum += lag * count
 
     def render(self, connected: int) -> str:
         """This process's metrics in the Prometheus text exposition format."""

@@ -38,11 +38,11 @@ def get_hub(app=None) -> Hub:
     return hub
 
 
-def open_stream(principal, last_event_id=None, sock=None):
+def open_stream(principal, last_event_id=None, sock=None, wire=None):
     """Subscribe the caller and return the stream's body (an iterator of bytes)."""
     config = current_app.config
     hub = get_hub()
-    sub = hub.subscribe(principal, sock)
+    sub = hub.subscribe(principal, sock, wire)
     # Re-checked once subscribed: a logout between the token check and now published its
     # control entry before this stream could hear it.
     if is_session_revoked(principal.session_id):
@@ -103,8 +103,28 @@ def _replay_frames(hub, sub, last_event_id, max_entries):
     return [frame for _id, frame in items], floor
 
 
+def _emit(sub, data: bytes):
+    """Write ``data`` to the client: yielded through gunicorn, or straight to the socket when the
+    stream has a Wire (the hub writes to that socket too, so both must frame it the same way)."""
+    if sub.wire is None:
+        yield data
+    else:
+        if sub.pending is not None:  # the tail of a frame the hub could only half write
+            sub.wire.send_all(sub.pending)
+            sub.pending = None
+        if data:  # never an empty chunk: on the wire that ends the body
+            sub.wire.send_all(sub.wire.frame(data))
+    sub.sent_at = time.monotonic()
+
+
 def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_max):
-    """The body of one stream; the finally unsubscribes however the stream ends."""
+    """The body of one stream; the finally unsubscribes however the stream ends.
+
+    The opening frame and any replay go out through gunicorn (which sends the headers first).
+    After that, with a Wire, the hub writes live events to the socket itself while this greenlet
+    is parked, and the greenlet wakes only for heartbeats, the end of the stream, and what the
+    hub could not write at once.
+    """
     try:
         yield sse.opening(retry_ms)
         floor = None
@@ -119,36 +139,47 @@ def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_m
                 metrics.inc("events_replayed", replayed)
                 metrics.inc("events_delivered", replayed)
                 yield b"".join(frames)
-        next_ping = time.monotonic() + heartbeat_s
+        sub.sent_at = time.monotonic()
         while True:
             if sub.closed is not None:
                 if sub.closed == "session_revoked":
                     metrics.inc("revoked")
-                    yield sse.closing("session_revoked")
+                    yield from _emit(sub, sse.closing("session_revoked"))
                 return
             if deadline is not None and time.time() >= deadline:
                 metrics.inc("expired")
-                yield sse.closing("token_expiring")
+                yield from _emit(sub, sse.closing("token_expiring"))
                 return
-            now = time.monotonic()
-            if now >= next_ping:
-                yield sse.PING
-                next_ping = now + heartbeat_s
-            timeout = next_ping - now
+            if time.monotonic() >= sub.sent_at + heartbeat_s:
+                yield from _emit(sub, sse.PING)
+            timeout = sub.sent_at + heartbeat_s - time.monotonic()
             if deadline is not None:
                 timeout = min(timeout, deadline - time.time())
-            sub.wait(max(timeout, 0))
+            # Direct writes only once nothing the replay sent can come again from the hub.
+            sub.wait(max(timeout, 0), direct=floor is None)
+            # Checked before draining: whatever the hub dispatched up to here is in the queue.
+            passed = floor is not None and _hub_passed(hub, floor)
             items = sub.drain()
-            if floor is not None and items:
+            if floor is not None:
                 # Live events buffered during the replay: drop what the replay already sent.
                 items = [item for item in items if sse.parse_entry_id(item[0]) > floor]
-                if items:
+                if items or passed:
                     floor = None  # ids only grow: nothing after this can be a duplicate
+            if items or sub.pending is not None:
+                yield from _emit(sub, b"".join(item[1] for item in items))
             if items:
-                yield b"".join(item[1] for item in items)
                 written = time.time() * 1000
                 metrics.inc("events_delivered", len(items))
                 metrics.observe_lags([(written - item[2]) / 1000 for item in items])
-                next_ping = time.monotonic() + heartbeat_s
+    except OSError:
+        # Only a Wire write raises here (gunicorn's own writes fail outside this generator):
+        # the client is gone, and there is nothing left to tell it.
+        return
     finally:
         hub.unsubscribe(sub)
+
+
+def _hub_passed(hub, floor) -> bool:
+    """Whether the hub has already dispatched everything up to ``floor`` (the replay's end)."""
+    last = sse.parse_entry_id(hub.last_id) if hub.last_id is not None else None
+    return last is not None and last >= floor

@@ -247,3 +247,45 @@ def api_json(stack, method, path, token, body):
     result = response.status, json_lib.loads(response.read() or b"null")
     conn.close()
     return result
+
+
+def worker_metrics(stack, token, name, attempts=40):
+    """{pid: value} of one metric, over new connections until both workers have answered."""
+    import re
+    values = {}
+    for _attempt in range(attempts):
+        status, text = stack_request(stack, "GET", "/api/metrics", token, text=True)
+        assert status == 200
+        match = re.search(rf'^{name}{{pid="(\d+)"}} (\d+)$', text, re.M)
+        values[match.group(1)] = int(match.group(2))
+        if len(values) == 2:
+            break
+    return values
+
+
+def test_an_http_1_0_client_reads_plain_frames_the_hub_wrote_to_its_socket(stack, demo):
+    import json as json_lib
+    import socket
+    ops = stack.login("ops")[1]["accessToken"]
+    before = sum(worker_metrics(stack, ops, "portal_sse_events_direct_total").values())
+    token = stack.login("landlord2")[1]["accessToken"]
+    sock = socket.create_connection(("127.0.0.1", stack.port), timeout=30)
+    sock.sendall(f"GET /api/events HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+    received = b""
+    while b"Connected to event stream" not in received:
+        received += sock.recv(65536)
+    head, _sep, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
+    time.sleep(0.5)  # the stream's greenlet parks; from then on the hub writes to the socket
+    event_id, _audience = publish_invoice(stack, demo, "ll2", by="tenant2")
+    while event_id.encode() not in body:
+        body += sock.recv(65536)
+    sock.close()
+    # No chunk-size lines: only SSE frames, the event among them, whole.
+    frames = body.split(b"\n\n")
+    assert all(f.startswith((b"retry:", b"data:", b"id:", b": ping")) for f in frames if f)
+    event = next(json_lib.loads(f.split(b"\ndata: ", 1)[1]) for f in frames
+                 if event_id.encode() in f)
+    assert event["type"] == "invoice.created" and event["data"]["id"] == event_id
+    after = sum(worker_metrics(stack, ops, "portal_sse_events_direct_total").values())
+    assert after > before

@@ -1,0 +1,62 @@
+"""The hub's fast path: SSE frames written straight to a client's socket under gunicorn + gevent.
+
+Resuming one greenlet per client through the WSGI iterator for every event costs more than the
+send itself (docs/PERFORMANCE.md). Once a stream's headers and opening frame have gone out through
+gunicorn, and while its greenlet is parked, the hub may write an event to the socket itself: one
+non-blocking ``send`` of bytes framed once per event for every client with the same framing.
+Anything the kernel does not take at once goes back to the stream's greenlet, which finishes it
+with a blocking write, so a slow client never blocks the hub.
+"""
+
+
+class Wire:
+    """How to write to one client's socket outside the WSGI iterator."""
+
+    __slots__ = ("sock", "chunked")
+
+    def __init__(self, sock, chunked: bool):
+        self.sock = sock
+        self.chunked = chunked  # HTTP/1.1: gunicorn frames the body as chunks; 1.0: raw bytes
+
+    def frame(self, data: bytes) -> bytes:
+        """``data`` as it must appear on this socket."""
+        return chunk(data) if self.chunked else data
+
+    def send_nowait(self, data) -> int:
+        """Bytes the kernel took at once (0 when its buffer is full); OSError when the peer is gone."""
+        try:
+            return self.sock.send(data, 0, 0.0)  # gevent: timeout 0.0 means never wait
+        except BlockingIOError:
+            return 0
+
+    def send_all(self, data) -> None:
+        """Write every byte, parking this greenlet (not the process) while the client catches up."""
+        self.sock.sendall(data)
+
+
+def chunk(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk, exactly as gunicorn's own ``write_chunk`` frames it."""
+    return b"%X\r\n%s\r\n" % (len(data), data)
+
+
+def for_environ(environ):
+    """A Wire for this request when frames may bypass the iterator, else None.
+
+    Only under gunicorn with a gevent (cooperative) socket and plain HTTP/1.x: that is where
+    the framing is known (chunked unless HTTP/1.0, since the stream sets no Content-Length) and
+    where a non-blocking send cannot interleave with a write gunicorn has in progress.
+    """
+    sock = environ.get("gunicorn.socket")
+    if sock is None or not environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return None
+    try:
+        from gevent.socket import socket as gevent_socket
+        from gevent.ssl import SSLSocket
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return None
+    if not isinstance(sock, gevent_socket) or isinstance(sock, SSLSocket):
+        return None
+    protocol = environ.get("SERVER_PROTOCOL")
+    if protocol not in ("HTTP/1.0", "HTTP/1.1"):
+        return None
+    return Wire(sock, chunked=protocol == "HTTP/1.1")
