@@ -28,5 +28,11 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Move start-up objects out of the collector's reach: full GCs then skip them."""
+    if worker.cfg.protocol != "http":
+        # The event hub frames HTTP/1.x bodies itself (portal/events/wire.py); under another
+        # protocol (uwsgi) only gunicorn knows the framing, so every write goes through it.
+        app_config = getattr(worker.wsgi, "config", None)
+        if app_config is not None:
+            app_config["SSE_DIRECT_WRITES"] = False
     gc.collect()
     gc.freeze()

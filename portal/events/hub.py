@@ -31,13 +31,9 @@ class TooManyStreams(DomainError):
 
 def _new_wakeup():
     """An Event that blocks the right thing: a greenlet under gevent, a thread otherwise."""
-    try:
-        from gevent.monkey import is_module_patched
-        if is_module_patched("threading"):
-            from gevent.event import Event
-            return Event()
-    except ImportError:  # pragma: no cover
-        pass
+    if wire.cooperative():
+        from gevent.event import Event
+        return Event()
     return threading.Event()
 
 
@@ -260,6 +256,7 @@ class Hub:
     def dispatch(self, entries) -> None:
         """Hand each entry to the local subscribers whose keys meet its audience."""
         with self._lock:
+            plan = []  # (targets, item) of the events in this batch, in stream order
             for entry_id, fields in entries:
                 event_type = fields.get(b"t", b"")
                 keys = fields.get(b"a", b"").decode().split()
@@ -270,45 +267,64 @@ class Hub:
                         targets.update(members)
                 metrics.inc("events_read")
                 if event_type.startswith(b"control."):
+                    self._deliver(plan)  # what came before the control entry goes out first
+                    plan = []
                     self._control(event_type, targets)
                     continue
-                if not targets:
-                    continue
-                frame = sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
-                self._fan_out(targets, (entry_id, frame, sse.entry_ms(entry_id)))
+                if targets:
+                    frame = sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
+                    plan.append((targets, (entry_id, frame, sse.entry_ms(entry_id))))
+            self._deliver(plan)
 
-    def _fan_out(self, targets, item) -> None:
+    def _deliver(self, plan) -> None:
+        """Each stream gets this batch's events in one write: a burst is not a send per event."""
+        if len(plan) == 1:
+            targets, item = plan[0]
+            items = (item,)  # one tuple shared by every target: framed once
+            self._fan_out((sub, items) for sub in targets)
+        elif plan:
+            per_sub = {}
+            for targets, item in plan:
+                for sub in targets:
+                    per_sub.setdefault(sub, []).append(item)
+            self._fan_out(per_sub.items())
+
+    def _fan_out(self, pairs) -> None:
         """Write to each parked stream's socket; queue for the others (and for what would block)."""
-        frame = item[1]
-        chunked = None  # framed once per event, shared by every HTTP/1.1 client
+        framed = {}  # (entry ids, chunked) -> the bytes, built once for every stream alike
+        written = {}  # entry ids -> (items, streams written to)
         now = time.monotonic()
-        written = 0
-        for sub in targets:
+        for sub, items in pairs:
             if sub.direct:
-                if sub.wire.chunked:
-                    if chunked is None:
-                        chunked = wire.chunk(frame)
-                    data = chunked
-                else:
-                    data = frame
+                ids = items[0][0] if len(items) == 1 else tuple(item[0] for item in items)
+                data = framed.get((ids, sub.wire.chunked))
+                if data is None:
+                    data = sub.wire.frame(b"".join(item[1] for item in items))
+                    framed[ids, sub.wire.chunked] = data
                 try:
-                    if sub.send_direct(data, now):
-                        written += 1
-                        continue
+                    sent = sub.send_direct(data, now)
                 except OSError:  # the client went away: nothing more to write to it
                     self._remove(sub)
                     sub.close("gone")
                     continue
-            if not sub.push(item):
-                # A reader too slow for its queue is cut loose; it reconnects with
-                # Last-Event-ID and catches up by replay, without slowing anyone else.
-                metrics.inc("overflow_disconnects")
-                self._remove(sub)
-                sub.close("overflow")
-        if written:
-            metrics.inc("events_delivered", written)
-            metrics.inc("events_direct", written)
-            metrics.observe_lag(time.time() - item[2] / 1000, written)
+                if sent:
+                    count = written.get(ids)
+                    written[ids] = (items, count[1] + 1 if count else 1)
+                    continue
+            for item in items:
+                if not sub.push(item):
+                    # A reader too slow for its queue is cut loose; it reconnects with
+                    # Last-Event-ID and catches up by replay, without slowing anyone else.
+                    metrics.inc("overflow_disconnects")
+                    self._remove(sub)
+                    sub.close("overflow")
+                    break
+        wall = time.time()
+        for items, streams in written.values():
+            metrics.inc("events_delivered", streams * len(items))
+            metrics.inc("events_direct", streams * len(items))
+            for item in items:
+                metrics.observe_lag(wall - item[2] / 1000, streams)
 
     def _control(self, event_type: bytes, targets) -> None:
         if event_type == b"control.session_revoked":

@@ -145,6 +145,9 @@ def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_m
                 if sub.closed == "session_revoked":
                     metrics.inc("revoked")
                     yield from _emit(sub, sse.closing("session_revoked"))
+                elif sub.pending is not None:
+                    # gunicorn's closing chunk must not land inside a half-written one.
+                    yield from _emit(sub, b"")
                 return
             if deadline is not None and time.time() >= deadline:
                 metrics.inc("expired")

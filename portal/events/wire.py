@@ -39,15 +39,28 @@ def chunk(data: bytes) -> bytes:
     return b"%X\r\n%s\r\n" % (len(data), data)
 
 
+def cooperative() -> bool:
+    """Whether threads are greenlets here (gevent patched threading before the app loaded)."""
+    try:
+        from gevent.monkey import is_module_patched
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return is_module_patched("threading")
+
+
 def for_environ(environ):
     """A Wire for this request when frames may bypass the iterator, else None.
 
-    Only under gunicorn with a gevent (cooperative) socket and plain HTTP/1.x: that is where
-    the framing is known (chunked unless HTTP/1.0, since the stream sets no Content-Length) and
-    where a non-blocking send cannot interleave with a write gunicorn has in progress.
+    Only under gunicorn's HTTP protocol with a gevent socket in a patched (cooperative) process
+    and plain HTTP/1.x: that is where the framing is known (chunked unless HTTP/1.0, since the
+    stream sets no Content-Length) and where the hub and the stream's greenlet never run at once,
+    so a non-blocking send cannot interleave with a write in progress. gunicorn.conf.py turns
+    SSE_DIRECT_WRITES off for its uwsgi protocol, whose framing this cannot see.
     """
     sock = environ.get("gunicorn.socket")
     if sock is None or not environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return None
+    if not cooperative():
         return None
     try:
         from gevent.socket import socket as gevent_socket

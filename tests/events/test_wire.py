@@ -1,7 +1,11 @@
 """The hub's direct writes to parked streams (portal/events/wire.py), on real gevent sockets."""
+import gc
+import runpy
 import socket as std_socket
 import threading
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import gevent.socket
 import pytest
@@ -10,7 +14,7 @@ from portal.auth.principal import Principal
 from portal.events import stream, wire
 from portal.events.hub import Hub
 from portal.events.metrics import metrics
-from tests.events.sse_parse import parse_frames
+from tests.events.sse_parse import StrictChunks, parse_frames
 from tests.events.test_hub import entry
 
 OPS = Principal("usr_o", "OPS", session_id="s5")
@@ -53,18 +57,34 @@ def parked(hub, principal, sock, chunked=True):
     return sub
 
 
-def test_for_environ_only_under_gunicorn_with_a_gevent_socket_and_http_1(pair):
+def test_for_environ_only_under_gunicorn_with_a_gevent_socket_and_http_1(pair, monkeypatch):
     server, client = pair
-    base = {"gunicorn.socket": server, "SERVER_SOFTWARE": "gunicorn/27.0.1"}
-    assert wire.for_environ({**base, "SERVER_PROTOCOL": "HTTP/1.1"}).chunked is True
+    base = {"gunicorn.socket": server, "SERVER_SOFTWARE": "gunicorn/27.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1"}
+    # This test process is not monkey-patched: threads are real, so never direct.
+    assert not wire.cooperative() and wire.for_environ(base) is None
+    monkeypatch.setattr(wire, "cooperative", lambda: True)  # as in a gunicorn gevent worker
+    assert wire.for_environ(base).chunked is True
     assert wire.for_environ({**base, "SERVER_PROTOCOL": "HTTP/1.0"}).chunked is False
-    assert wire.for_environ({**base, "SERVER_PROTOCOL": "HTTP/2"}) is None
-    assert wire.for_environ({"SERVER_SOFTWARE": "gunicorn/27", "SERVER_PROTOCOL": "HTTP/1.1"}) is None
-    assert wire.for_environ({**base, "SERVER_SOFTWARE": "Werkzeug/3.1",
-                             "SERVER_PROTOCOL": "HTTP/1.1"}) is None
+    assert wire.for_environ({**base, "SERVER_PROTOCOL": "HTTP/2.0"}) is None
+    assert wire.for_environ({**base, "gunicorn.socket": None}) is None
+    assert wire.for_environ({**base, "SERVER_SOFTWARE": "Werkzeug/3.1"}) is None
     # A blocking standard socket (sync or gthread workers) could stall the hub: never direct.
-    assert wire.for_environ({**base, "gunicorn.socket": client,
-                             "SERVER_PROTOCOL": "HTTP/1.1"}) is None
+    assert wire.for_environ({**base, "gunicorn.socket": client}) is None
+
+
+def test_gunicorn_conf_keeps_every_write_in_gunicorn_under_its_uwsgi_protocol(app):
+    from gunicorn.config import Config
+    settings = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
+    try:
+        for protocol, expected in (("http", True), ("uwsgi", False)):
+            cfg = Config()
+            cfg.set("protocol", protocol)
+            app.config["SSE_DIRECT_WRITES"] = True
+            settings["post_worker_init"](SimpleNamespace(cfg=cfg, wsgi=app))
+            assert app.config["SSE_DIRECT_WRITES"] is expected
+    finally:
+        gc.unfreeze()  # the hook froze this test process's objects
 
 
 def test_the_hub_writes_one_chunk_per_event_to_a_parked_stream_without_waking_it(hub, pair):
@@ -113,12 +133,26 @@ def test_a_frame_the_kernel_takes_half_of_leaves_its_tail_to_the_stream_in_order
     server.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_SNDBUF, 4096)
     sub = parked(hub, OPS, server)
     big = {"id": "evt_big", "pad": "p" * 4_000_000}
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"], big),
-                  entry(2, "ticket.created", ["role:OPS"])])
+    hub.dispatch([entry(1, "ticket.created", ["role:OPS"], big)])
     assert sub.pending is not None and 0 < len(sub.pending)
     assert sub.wakeup.is_set() and not sub.direct
     # The next event waits behind the tail, in the stream's queue.
+    hub.dispatch([entry(2, "ticket.created", ["role:OPS"])])
     assert [item[0] for item in sub.queue] == [b"1002-0"]
+
+
+def test_a_burst_reaches_a_parked_stream_in_one_write(hub, pair):
+    server, client = pair
+    sub = parked(hub, OPS, server)
+    other = parked(hub, OPS2, server)  # same audience, same bytes: framed once for both
+    burst = [entry(n, "ticket.created", ["role:OPS"]) for n in range(1, 201)]
+    hub.dispatch(burst)
+    frames = b"".join(b'id: %d-0\ndata: {"type":"ticket.created","data":{"id":"evt_%d",'
+                      b'"type":"ticket.created"}}\n\n' % (1000 + n, n) for n in range(1, 201))
+    one_chunk = b"%X\r\n" % len(frames) + frames + b"\r\n"
+    assert read_exactly(client, 2 * len(one_chunk)) == one_chunk * 2
+    assert sub.direct and other.direct and not sub.queue
+    assert metrics.counters["events_direct"] == 400 and sum(metrics.lag_counts) == 400
 
 
 def test_a_client_that_went_away_is_dropped_by_the_first_write(hub, pair):
@@ -159,19 +193,9 @@ def test_wait_lets_the_hub_write_only_while_it_is_parked(hub, pair):
 
 
 def read_chunks(sock, until: bytes, timeout=10):
-    """Decode HTTP/1.1 chunks strictly until ``until`` has been read; the decoded body."""
+    """The decoded (strictly chunked) body read from ``sock`` until it holds ``until``."""
     sock.settimeout(timeout)
-    raw, body = b"", b""
-    while until not in body:
-        raw += sock.recv(65536)
-        while b"\r\n" in raw:
-            size_line, rest = raw.split(b"\r\n", 1)
-            size = int(size_line, 16)
-            if len(rest) < size + 2:
-                break
-            assert size > 0 and rest[size:size + 2] == b"\r\n"
-            body, raw = body + rest[:size], rest[size + 2:]
-    return body
+    return StrictChunks().read_until(sock, lambda body: until in body)
 
 
 def test_the_stream_finishes_a_half_written_frame_before_anything_else(hub, pair):
@@ -206,3 +230,33 @@ def test_the_stream_finishes_a_half_written_frame_before_anything_else(hub, pair
     assert [frame["id"] for frame in frames] == ["1001-0", "1002-0"] and rest == ""
     assert len(frames[0]["data"]["data"]["pad"]) == 3_000_000
     assert hub.count == 0
+
+
+def test_after_a_replay_direct_writes_begin_once_the_hub_has_passed_its_end(hub, pair):
+    server, client = pair
+    first = hub.commands.xadd("unit:wire", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
+    last = hub.commands.xadd("unit:wire", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
+    hub.last_id = last  # the reader has dispatched everything up to the replay's end
+    sub = hub.subscribe(OPS, server, wire.Wire(server, True))
+    body = stream._generate(hub, sub, first.decode(), None, 0.2, 3000, 1000)
+    next(body)
+    replayed = next(body)  # the missed entry, through gunicorn
+    assert replayed.startswith(b"id: " + last)
+    # No live event comes for this stream, yet the first wake (a heartbeat) sees the hub past
+    # the replay and the stream parks for direct writes from then on.
+    seen = {}
+
+    def watch():
+        deadline = time.monotonic() + 5
+        while not sub.direct and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["direct"] = sub.direct
+        hub.stop()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    client.settimeout(5)
+    next(body, None)  # runs until hub.stop(); the pings go straight to the socket
+    watcher.join(5)
+    assert seen["direct"] is True
+    assert read_chunks(client, b": ping").startswith(b": ping")

@@ -8,6 +8,7 @@ from portal.events.outbox import invoice_audience, ticket_audience
 from portal.extensions import db
 from portal.notifications.models import Notification
 from tests.integration.events_stack import USERS, running_stack
+from tests.events.sse_parse import parse_frames
 from tests.integration.sse_client import SSEClient, kind
 
 
@@ -289,3 +290,52 @@ def test_an_http_1_0_client_reads_plain_frames_the_hub_wrote_to_its_socket(stack
     assert event["type"] == "invoice.created" and event["data"]["id"] == event_id
     after = sum(worker_metrics(stack, ops, "portal_sse_events_direct_total").values())
     assert after > before
+
+
+def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logout(stack, demo):
+    """Strict chunk decoding after the hub could write only part of a 6 MB event at once."""
+    import json as json_lib
+    import socket
+
+    from portal.events.publisher import stream_key
+    from tests.events.sse_parse import StrictChunks
+    token = stack.login("ops")[1]["accessToken"]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", stack.port))
+    sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: it\r\nAuthorization: Bearer {token}\r\n"
+                 "\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+    chunks = StrictChunks()
+    chunks.read_until(sock, lambda body: b"Connected to event stream" in body)
+    time.sleep(0.5)  # the stream's greenlet parks: from here the hub writes to the socket
+    with stack.ctx():
+        key = stream_key()
+    # More than the kernel's largest send buffer (tcp_wmem max, 4 MB): the hub's one
+    # non-blocking send takes part of it, and the stream's greenlet must finish the rest.
+    big = json_lib.dumps({"id": "evt_big", "pad": "p" * 6_000_000})
+    big_id = stack.redis().xadd(key, {"t": "ticket.test", "a": "role:OPS", "d": big})
+    small_id = stack.redis().xadd(key, {"t": "ticket.test", "a": "role:OPS", "d": "{}"})
+    time.sleep(1)  # not reading meanwhile: the client's buffer and the server's fill up
+    chunks.read_until(sock, lambda body: small_id.encode() in body[-65536:])
+    assert stack_request(stack, "POST", "/api/auth/logout", token) == 200
+    body = chunks.read_until(sock, lambda body: b"session_revoked" in body[-65536:])
+    while not chunks.finished:  # the stream ends with gunicorn's last chunk, well placed
+        chunks.feed(sock.recv(65536))
+    frames, rest = parse_frames(body.decode())
+    assert rest == ""
+    assert [frame["id"] for frame in frames if frame["id"]] == [big_id, small_id]
+    big_frame = next(frame for frame in frames if frame["id"] == big_id)
+    assert len(big_frame["data"]["data"]["pad"]) == 6_000_000
+    assert frames[-1]["data"]["type"] == "session_revoked"
+    # The connection is still in step: a second request on it is answered.
+    sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: it\r\n\r\n")
+    answer = bytes(chunks.raw)
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    sock.close()
