@@ -19,3 +19,9 @@ def enqueue_delivery(*event_ids) -> None:
         except Exception as exc:  # broker down: the change is committed, the relay will send it
             log.warning("could not enqueue events.deliver(%s): %s", event_id, exc)
             return  # the broker is down: do not make the request wait once per event
+
+
+def published(answer, event_id):
+    """For views: enqueue the committed event's delivery, then give back the view's answer."""
+    enqueue_delivery(event_id)
+    return answer

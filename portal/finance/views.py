@@ -9,7 +9,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
 from portal.auth.principal import caller, current_principal
-from portal.events.dispatch import enqueue_delivery
+from portal.events.dispatch import published
 from portal.finance import payments, service
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
@@ -43,19 +43,13 @@ def _finance_role(view):
     return wrapper
 
 
-def _published(invoice, event_id):
-    """Hand the committed event to the worker (after the commit), then answer with the invoice."""
-    enqueue_delivery(event_id)
-    return invoice
-
-
 @blp.route("/invoices", methods=["POST"])
 @_finance_role
 @blp.arguments(InvoiceCreateSchema)
 @blp.response(201, InvoiceSchema)
 def create_invoice(body):
     """Bill one of the landlord's tenancies (status SENT)."""
-    return _published(*service.create_invoice(caller(), body))
+    return published(*service.create_invoice(caller(), body))
 
 
 @blp.route("/invoices", methods=["GET"])
@@ -82,7 +76,7 @@ def get_invoice(invoice_id):
 @blp.response(200, InvoiceSchema)
 def void_invoice(_body, invoice_id):
     """Void an unpaid invoice (its landlord only)."""
-    return _published(*service.void_invoice(caller(), invoice_id))
+    return published(*service.void_invoice(caller(), invoice_id))
 
 
 @blp.route("/payments", methods=["GET"])

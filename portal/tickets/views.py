@@ -3,7 +3,7 @@ import click
 from flask_smorest import Blueprint
 
 from portal.auth.principal import authenticated, caller
-from portal.events.dispatch import enqueue_delivery
+from portal.events.dispatch import published
 from portal.tickets import service, state
 from portal.tickets.schemas import (ApproveSchema, AssignSchema, QuoteSchema, StatusChangeSchema,
                                     TicketCreateSchema, TicketListArgsSchema, TicketListSchema,
@@ -13,19 +13,13 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets",
                 description="Maintenance tickets and their workflow")
 
 
-def _published(change: service.Change):
-    """Hand the committed event to the worker, then answer with the ticket."""
-    enqueue_delivery(change.event_id)
-    return change.ticket
-
-
 @blp.route("", methods=["POST"])
 @authenticated
 @blp.arguments(TicketCreateSchema)
 @blp.response(201, TicketSchema)
 def create(body):
     """File a ticket for the caller's own property (tenants)."""
-    return _published(service.create_ticket(caller(), **body))
+    return published(*service.create_ticket(caller(), **body))
 
 
 @blp.route("", methods=["GET"])
@@ -51,7 +45,7 @@ def get(ticket_id):
 @blp.response(200, TicketSchema)
 def assign(body, ticket_id):
     """Assign a contractor firm (landlords and OPS; status OPEN or TRIAGED)."""
-    return _published(service.assign(caller(), ticket_id, body["contractor_id"]))
+    return published(*service.assign(caller(), ticket_id, body["contractor_id"]))
 
 
 @blp.route("/<ticket_id>/status", methods=["PATCH"])
@@ -60,7 +54,7 @@ def assign(body, ticket_id):
 @blp.response(200, TicketSchema)
 def change_status(body, ticket_id):
     """Move the ticket to another status, as the state machine allows the caller's role."""
-    return _published(service.change_status(caller(), ticket_id, body["to"],
+    return published(*service.change_status(caller(), ticket_id, body["to"],
                                             body.get("note")))
 
 
@@ -70,7 +64,7 @@ def change_status(body, ticket_id):
 @blp.response(200, TicketSchema)
 def quote(body, ticket_id):
     """The assigned contractor quotes a TRIAGED ticket."""
-    return _published(service.submit_quote(caller(), ticket_id, body["amount"],
+    return published(*service.submit_quote(caller(), ticket_id, body["amount"],
                                            body["notes"]))
 
 
@@ -80,7 +74,7 @@ def quote(body, ticket_id):
 @blp.response(200, TicketSchema)
 def approve(_body, ticket_id):
     """The landlord approves the quote (send an Idempotency-Key so a retry is safe)."""
-    return _published(service.approve(caller(), ticket_id))
+    return published(*service.approve(caller(), ticket_id))
 
 
 @blp.route("/<ticket_id>/timeline", methods=["GET"])
