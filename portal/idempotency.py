@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth.principal import optional_principal
 from portal.database import id_column, new_id, utcnow
 from portal.errors import BadRequest, Conflict, ValidationFailed
 from portal.extensions import db
@@ -86,11 +86,10 @@ def _before():
     if not _valid_key(key):
         raise BadRequest("Idempotency-Key must be 1-255 printable ASCII characters.",
                          code="invalid_idempotency_key")
-    verify_jwt_in_request(optional=True)
-    claims = get_jwt()
-    if not claims:
+    principal = optional_principal()  # verified once: the view reuses it
+    if principal is None:
         return None  # the view answers 401; nothing to remember
-    user_id, request_hash = claims["sub"], _request_hash()
+    user_id, request_hash = principal.user_id, _request_hash()
     for _attempt in range(3):
         claimed, existing = _claim(user_id, key, request_hash)
         if claimed:

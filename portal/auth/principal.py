@@ -3,6 +3,7 @@ import functools
 from dataclasses import dataclass
 from typing import Optional
 
+from flask import request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from portal.auth.models import ROLES
@@ -55,12 +56,40 @@ class Principal:
         return frozenset(keys)
 
 
-def current_principal() -> Principal:
-    """The authenticated caller of this request (raises the JWT errors when there is none)."""
-    if verify_jwt_in_request() is None:
+_KEY = "portal.principal"
+
+
+def current_principal(skip_revocation_check: bool = False) -> Principal:
+    """The authenticated caller of this request (raises the JWT errors when there is none).
+
+    The token is verified once per request (signature, expiry, revocation in Redis) and the
+    principal kept in the request's environ (not on ``g``, which a test's app context shares
+    between requests): hooks and views that ask again reuse it. ``skip_revocation_check``
+    is for a caller that checks revocation itself at a better moment (the event stream, once
+    subscribed); its unchecked principal is never kept for others.
+    """
+    principal = request.environ.get(_KEY)
+    if principal is not None:
+        return principal
+    if verify_jwt_in_request(skip_revocation_check=skip_revocation_check) is None:
         # flask-jwt-extended checks no token on OPTIONS; there is no caller to speak of.
         raise Unauthorized("A valid access token is required.")
-    return Principal.from_claims(get_jwt())
+    principal = Principal.from_claims(get_jwt())
+    if not skip_revocation_check:
+        request.environ[_KEY] = principal
+    return principal
+
+
+def optional_principal() -> Optional[Principal]:
+    """The caller when the request carries a token (verified as above), else None."""
+    principal = request.environ.get(_KEY)
+    if principal is None:
+        verify_jwt_in_request(optional=True)
+        claims = get_jwt()
+        if not claims:
+            return None
+        principal = request.environ[_KEY] = Principal.from_claims(claims)
+    return principal
 
 
 def authenticated(view):
@@ -74,4 +103,4 @@ def authenticated(view):
 
 def caller() -> Principal:
     """The principal ``authenticated`` already verified (no second token check)."""
-    return Principal.from_claims(get_jwt())
+    return current_principal()

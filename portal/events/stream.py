@@ -11,7 +11,7 @@ from portal.auth.tokens import is_session_revoked
 from portal.errors import Unauthorized
 from portal.events import sse
 from portal.events.audience import visible
-from portal.events.hub import Hub
+from portal.events.hub import Hub, TooManyStreams
 from portal.events.metrics import metrics
 from portal.events.publisher import stream_key
 
@@ -42,12 +42,17 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
     """Subscribe the caller and return the stream's body (an iterator of bytes)."""
     config = current_app.config
     hub = get_hub()
-    sub = hub.subscribe(principal, sock, wire)
-    # Re-checked once subscribed: a logout between the token check and now published its
-    # control entry before this stream could hear it.
+    try:
+        sub = hub.subscribe(principal, sock, wire)
+    except TooManyStreams:
+        if is_session_revoked(principal.session_id):
+            raise _revoked() from None  # 401 before 429: a logged-out token is simply refused
+        raise
+    # Revocation is checked here, once subscribed (the view skipped it): a logout before this
+    # point is refused now, one after it reaches the stream as its control entry.
     if is_session_revoked(principal.session_id):
         hub.unsubscribe(sub)
-        raise Unauthorized("The token has been revoked.", code="token_revoked")
+        raise _revoked()
     metrics.inc("connections")
     now = time.time()
     deadline = None
@@ -56,6 +61,10 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         deadline = principal.expires_at - margin
     return _generate(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
                      config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
+
+
+def _revoked() -> Unauthorized:
+    return Unauthorized("The token has been revoked.", code="token_revoked")
 
 
 def replay(conn, key, sub_keys, last_event_id, max_entries, max_frames=None):

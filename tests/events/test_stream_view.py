@@ -256,3 +256,30 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     frames, _rest = parse_frames(text.decode())
     assert [f["id"] for f in frames if f["id"]] == ids[1:]
     assert hub.count == 0
+
+
+def test_opening_a_stream_looks_up_the_revocation_once(sse, monkeypatch):
+    from portal.auth import tokens
+    from portal.events import stream as stream_module
+    calls = []
+    real = tokens.is_session_revoked
+
+    def counted(session_id):
+        calls.append(session_id)
+        return real(session_id)
+    monkeypatch.setattr(tokens, "is_session_revoked", counted)
+    monkeypatch.setattr(stream_module, "is_session_revoked", counted)
+    headers = login_as(sse, "landlord")
+    response, stream = open_stream(sse, headers)
+    assert response.status_code == 200 and len(calls) == 1
+    stream.close()
+
+
+def test_a_logged_out_token_over_the_stream_cap_is_refused_as_revoked(sse, sse_app):
+    headers = login_as(sse, "ops")
+    streams = [open_stream(sse, headers)[1] for _ in range(2)]
+    assert sse.post("/api/auth/logout", headers=headers).status_code == 200
+    refused = sse.get("/api/events", headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+    for stream in streams:
+        stream.close()

@@ -244,3 +244,36 @@ def test_no_transaction_is_open_while_the_token_is_checked(app, client, auth, de
     response = client.post("/api/tickets", json=ticket_body(demo), headers=headers)
     assert response.status_code == 201
     assert seen and not any(seen), seen
+
+
+@pytest.fixture
+def revocation_lookups(monkeypatch):
+    """How many times the session revocation is looked up in Redis (the real lookup, counted)."""
+    from portal.auth import tokens
+    calls = []
+    real = tokens.is_session_revoked
+
+    def counted(session_id):
+        calls.append(session_id)
+        return real(session_id)
+    monkeypatch.setattr(tokens, "is_session_revoked", counted)
+    return calls
+
+
+def test_a_keyed_post_checks_the_token_once_for_the_hook_and_the_view(client, auth, demo,
+                                                                        revocation_lookups):
+    headers = _with_key(auth("tenant"), "once-1")
+    assert client.post("/api/tickets", json=ticket_body(demo), headers=headers).status_code == 201
+    assert len(revocation_lookups) == 1
+
+
+def test_each_request_verifies_its_own_token_even_in_a_shared_app_context(app, client, auth, demo):
+    """A test's app context is shared by its requests: nothing of one caller may carry over."""
+    tenant, landlord = auth("tenant"), auth("landlord")
+    with app.app_context():
+        assert client.get("/api/auth/me", headers=tenant).get_json()["role"] == "TENANT"
+        assert client.get("/api/auth/me", headers=landlord).get_json()["role"] == "LANDLORD"
+        assert client.post("/api/tickets", json=ticket_body(demo),
+                           headers=_with_key(tenant, "shared-ctx")).status_code == 201
+        # No token at all (a client without the login cookies): nothing is left over to reuse.
+        assert app.test_client().get("/api/tickets").status_code == 401
