@@ -181,3 +181,19 @@ def celery_worker(app):
     with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=30, loglevel="WARNING") as worker_:
         yield worker_
+
+
+@pytest.fixture
+def revocation_lookups(monkeypatch):
+    """Each session-revocation lookup in Redis, recorded (the real lookup still answers)."""
+    from portal.auth import tokens
+    from portal.events import stream
+    calls = []
+    real = tokens.is_session_revoked
+
+    def recorded(session_id):
+        calls.append(session_id)
+        return real(session_id)
+    for module in (tokens, stream):  # stream imported the function by name
+        monkeypatch.setattr(module, "is_session_revoked", recorded)
+    return calls

@@ -258,20 +258,11 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     assert hub.count == 0
 
 
-def test_opening_a_stream_looks_up_the_revocation_once(sse, monkeypatch):
-    from portal.auth import tokens
-    from portal.events import stream as stream_module
-    calls = []
-    real = tokens.is_session_revoked
-
-    def counted(session_id):
-        calls.append(session_id)
-        return real(session_id)
-    monkeypatch.setattr(tokens, "is_session_revoked", counted)
-    monkeypatch.setattr(stream_module, "is_session_revoked", counted)
+def test_opening_a_stream_looks_up_the_revocation_once(sse, revocation_lookups):
     headers = login_as(sse, "landlord")
+    revocation_lookups.clear()
     response, stream = open_stream(sse, headers)
-    assert response.status_code == 200 and len(calls) == 1
+    assert response.status_code == 200 and len(revocation_lookups) == 1
     stream.close()
 
 

@@ -246,23 +246,10 @@ def test_no_transaction_is_open_while_the_token_is_checked(app, client, auth, de
     assert seen and not any(seen), seen
 
 
-@pytest.fixture
-def revocation_lookups(monkeypatch):
-    """How many times the session revocation is looked up in Redis (the real lookup, counted)."""
-    from portal.auth import tokens
-    calls = []
-    real = tokens.is_session_revoked
-
-    def counted(session_id):
-        calls.append(session_id)
-        return real(session_id)
-    monkeypatch.setattr(tokens, "is_session_revoked", counted)
-    return calls
-
-
 def test_a_keyed_post_checks_the_token_once_for_the_hook_and_the_view(client, auth, demo,
                                                                         revocation_lookups):
     headers = _with_key(auth("tenant"), "once-1")
+    revocation_lookups.clear()
     assert client.post("/api/tickets", json=ticket_body(demo), headers=headers).status_code == 201
     assert len(revocation_lookups) == 1
 
