@@ -186,7 +186,7 @@ def celery_worker(app):
 @pytest.fixture
 def revocation_lookups(monkeypatch):
     """Each session-revocation lookup in Redis, recorded (the real lookup still answers)."""
-    from portal.auth import tokens
+    from portal.auth import tokens, views
     from portal.events import stream
     calls = []
     real = tokens.is_session_revoked
@@ -194,6 +194,6 @@ def revocation_lookups(monkeypatch):
     def recorded(session_id):
         calls.append(session_id)
         return real(session_id)
-    for module in (tokens, stream):  # stream imported the function by name
+    for module in (tokens, views, stream):  # the last two imported the function by name
         monkeypatch.setattr(module, "is_session_revoked", recorded)
     return calls

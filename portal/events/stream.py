@@ -50,7 +50,12 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         raise
     # Revocation is checked here, once subscribed (the view skipped it): a logout before this
     # point is refused now, one after it reaches the stream as its control entry.
-    if is_session_revoked(principal.session_id):
+    try:
+        revoked = is_session_revoked(principal.session_id)
+    except BaseException:  # Redis down: a 503, and the slot must not stay taken
+        hub.unsubscribe(sub)
+        raise
+    if revoked:
         hub.unsubscribe(sub)
         raise _revoked()
     metrics.inc("connections")

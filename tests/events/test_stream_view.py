@@ -258,19 +258,43 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     assert hub.count == 0
 
 
-def test_opening_a_stream_looks_up_the_revocation_once(sse, revocation_lookups):
+def test_opening_a_stream_looks_up_the_revocation_once_after_subscribing(sse, sse_app,
+                                                                          revocation_lookups,
+                                                                          monkeypatch):
+    from portal.events import stream as stream_module
     headers = login_as(sse, "landlord")
+    hub = get_hub(sse_app)
+    before, counted = hub.count, stream_module.is_session_revoked
+    seen = []
+
+    def watched(session_id):  # subscribed first: a logout from here on reaches the stream
+        seen.append(hub.count - before)
+        return counted(session_id)
+    monkeypatch.setattr(stream_module, "is_session_revoked", watched)
     revocation_lookups.clear()
     response, stream = open_stream(sse, headers)
-    assert response.status_code == 200 and len(revocation_lookups) == 1
+    assert response.status_code == 200 and len(revocation_lookups) == 1 and seen == [1]
     stream.close()
+
+
+def _revoke_quietly(sse_app, headers):
+    """Log the session out in Redis without the control entry that would close its streams."""
+    from flask_jwt_extended import decode_token
+
+    from portal.auth import tokens
+    with sse_app.app_context():
+        claims = decode_token(headers["Authorization"].split()[1])
+        redis_client.conn.set(tokens._revoked_key(claims["sid"]), "1", ex=60)
+        return claims["sub"]
 
 
 def test_a_logged_out_token_over_the_stream_cap_is_refused_as_revoked(sse, sse_app):
     headers = login_as(sse, "ops")
     streams = [open_stream(sse, headers)[1] for _ in range(2)]
-    assert sse.post("/api/auth/logout", headers=headers).status_code == 200
+    user_id = _revoke_quietly(sse_app, headers)
+    assert get_hub(sse_app).streams_of(user_id) == 2  # at the cap: subscribe itself refuses
     refused = sse.get("/api/events", headers=headers)
     assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+    assert sse.head("/api/events", headers=headers).status_code == 401
     for stream in streams:
         stream.close()

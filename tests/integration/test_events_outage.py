@@ -39,3 +39,18 @@ def test_event_committed_while_redis_is_down_arrives_after_it_returns(stack, dem
     fresh.wait_event(event2)
     tenant_ids = [e["id"] for e in tenant.events()]
     assert len(tenant_ids) == len(set(tenant_ids))
+
+
+def test_streams_refused_while_redis_is_down_leave_no_slot_taken(stack):
+    """Browsers retry every few seconds through an outage; each refusal must free its slot."""
+    from tests.integration.sse_client import SSEClient
+    headers = {"Authorization": "Bearer " + stack.login("contractor")[1]["accessToken"]}
+    stack.stop_redis()
+    try:
+        # 41 attempts over two workers: more than the cap of 10 per user in each of them.
+        statuses = [SSEClient(stack.port, headers).status for _ in range(41)]
+    finally:
+        stack.start_redis()
+    assert set(statuses) == {503}
+    opened = [stack.connect(None, headers=headers) for _ in range(4)]
+    assert [client.status for client in opened] == [200] * 4

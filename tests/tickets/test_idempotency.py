@@ -254,6 +254,16 @@ def test_a_keyed_post_checks_the_token_once_for_the_hook_and_the_view(client, au
     assert len(revocation_lookups) == 1
 
 
+def test_a_keyed_post_with_a_logged_out_token_is_refused_before_a_key_is_claimed(app, client,
+                                                                                  auth, demo):
+    headers = auth("tenant")
+    assert client.post("/api/auth/logout", headers=headers).status_code == 200
+    refused = client.post("/api/tickets", json=ticket_body(demo),
+                          headers=_with_key(headers, "after-logout"))
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+    assert _keys(app) == []
+
+
 def test_each_request_verifies_its_own_token_even_in_a_shared_app_context(app, client, auth, demo):
     """A test's app context is shared by its requests: nothing of one caller may carry over."""
     tenant, landlord = auth("tenant"), auth("landlord")
