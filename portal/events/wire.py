@@ -2,8 +2,9 @@
 
 Resuming one greenlet per client through the WSGI iterator for every event costs more than the
 send itself (docs/PERFORMANCE.md). Once a stream's headers and opening frame have gone out through
-gunicorn, and while its greenlet is parked, the hub may write an event to the socket itself: one
-non-blocking ``send`` of bytes framed once per event for every client with the same framing.
+gunicorn, and while its greenlet is parked, the hub may write events to the socket itself: one
+non-blocking ``send`` per batch read from Redis, of bytes framed once for every client that gets
+the same events with the same framing.
 Anything the kernel does not take at once goes back to the stream's greenlet, which finishes it
 with a blocking write, so a slow client never blocks the hub.
 """
