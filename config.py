@@ -85,6 +85,8 @@ class BaseConfig:
     OUTBOX_RELAY_S = _env("OUTBOX_RELAY_S", 10.0, float)
     OVERDUE_SCHEDULE_S = _env("OVERDUE_SCHEDULE_S", 3600.0, float)
     IDEMPOTENCY_PURGE_S = _env("IDEMPOTENCY_PURGE_S", 3600.0, float)
+    # How soon the beat puts logouts back into a Redis that restarted without persistence.
+    REVOCATION_RESTORE_S = _env("REVOCATION_RESTORE_S", 30.0, float)
 
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)

@@ -2,12 +2,25 @@
 from celery import shared_task
 
 from portal import idempotency
+from portal.auth import revocations
 
 
 @shared_task(name="maintenance.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     """Delete Idempotency-Key records older than the retention window."""
     return idempotency.purge_expired()
+
+
+@shared_task(name="maintenance.restore_revocations")
+def restore_revocations() -> int:
+    """After a Redis restart without persistence, put the logouts it forgot back."""
+    return revocations.restore()
+
+
+@shared_task(name="maintenance.purge_revocations")
+def purge_revocations() -> int:
+    """Delete logouts whose sessions' refresh tokens have expired anyway."""
+    return revocations.purge_expired()
 
 
 @shared_task(name="maintenance.ping", ignore_result=False)

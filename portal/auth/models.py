@@ -34,3 +34,16 @@ class User(TimestampMixin, db.Model):
     def check_password(self, password: str) -> bool:
         """True when the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+
+class RevokedSession(db.Model):
+    """A logged-out login session, kept until its refresh token would have expired.
+
+    Redis holds the copy every request checks; this row is what survives a Redis restart
+    without persistence (portal/auth/revocations.py puts it back).
+    """
+
+    __tablename__ = "revoked_sessions"
+    session_id = sa.Column(sa.String(64), primary_key=True)
+    revoked_at = sa.Column(sa.DateTime, nullable=False)
+    expires_at = sa.Column(sa.DateTime, nullable=False, index=True)

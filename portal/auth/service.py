@@ -1,8 +1,8 @@
 """Auth rules: check credentials, look up the caller, end a session."""
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal.auth import revocations
 from portal.auth.models import User
-from portal.auth.tokens import revoke_session
 from portal.errors import NotFound, Unauthorized
 from portal.extensions import db
 
@@ -37,4 +37,10 @@ def get_user(principal) -> User:
 
 def logout(principal) -> None:
     """Revoke the caller's session: its access and refresh tokens, and its open streams."""
-    revoke_session(principal.session_id)
+    revocations.revoke(principal.session_id)
+
+
+def ensure_not_logged_out(session_id) -> None:
+    """401 for a refresh of a logged-out session, even if Redis forgot the logout (restarted)."""
+    if revocations.is_recorded(session_id):
+        raise Unauthorized("The token has been revoked.", code="token_revoked")

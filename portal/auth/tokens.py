@@ -1,5 +1,6 @@
 """Token issue, revocation (kept in Redis) and the JWT error callbacks in the SPEC's shape."""
 import secrets
+from datetime import timedelta
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
@@ -29,10 +30,22 @@ def _revoked_key(session_id):
     return redis_client.key("revoked", "sid", session_id)
 
 
+def revocation_ttl() -> timedelta:
+    """How long a logout must be remembered: until its refresh token would have expired."""
+    return current_app.config["JWT_REFRESH_TOKEN_EXPIRES"] + timedelta(seconds=60)
+
+
+def mark_revoked(conn, session_id: str, ttl_s: int) -> None:
+    """Set the Redis copy every token check reads (``conn``: the client or a pipeline)."""
+    conn.set(_revoked_key(session_id), "1", ex=max(int(ttl_s), 1))
+
+
 def revoke_session(session_id: str) -> None:
-    """Revoke every token of a login session until its refresh token would have expired."""
-    ttl = int(current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()) + 60
-    redis_client.conn.set(_revoked_key(session_id), "1", ex=ttl)
+    """Revoke every token of a login session in Redis, and close its open event streams.
+
+    The durable record is written first, by portal/auth/revocations.py.
+    """
+    mark_revoked(redis_client.conn, session_id, revocation_ttl().total_seconds())
     # Open event streams of this session hear it through the stream and close within seconds.
     from portal.events.publisher import publish_control
     publish_control("session_revoked", f"session:{session_id}")

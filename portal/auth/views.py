@@ -56,6 +56,7 @@ def refresh(body):
         verify_jwt_in_request(refresh=True)
         claims = get_jwt()
     principal = Principal.from_claims(claims)
+    service.ensure_not_logged_out(principal.session_id)
     user = service.get_user(principal)
     access = create_access_token(identity=user.id,
                                  additional_claims={**user_claims(user), "sid": claims["sid"]})

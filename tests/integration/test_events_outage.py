@@ -10,7 +10,8 @@ from tests.integration.events_stack import running_stack
 
 @pytest.fixture(scope="module")
 def stack(app, demo, database_url, tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("outage-stack"), database_url) as stack:
+    with running_stack(tmp_path_factory.mktemp("outage-stack"), database_url,
+                       REVOCATION_RESTORE_S=1) as stack:
         yield stack
 
 
@@ -54,3 +55,21 @@ def test_streams_refused_while_redis_is_down_leave_no_slot_taken(stack):
     assert set(statuses) == {503}
     opened = [stack.connect(None, headers=headers) for _ in range(4)]
     assert [client.status for client in opened] == [200] * 4
+
+
+def test_a_logout_outlives_a_redis_restart_without_persistence(stack):
+    from tests.integration.processes import request, wait_until
+    _user, body, _cookies = stack.login("landlord2")
+    bearer = {"Authorization": "Bearer " + body["accessToken"]}
+    assert request(stack.base, "POST", "/api/auth/logout", headers=bearer)[0] == 200
+    stack.stop_redis()
+    stack.start_redis()  # empty: the logout's Redis key is gone
+    # The refresh token is refused at once: refreshes read the database.
+    status, error = request(stack.base, "POST", "/api/auth/refresh",
+                            body={"refreshToken": body["refreshToken"]})
+    assert status == 401 and error["error"]["code"] == "token_revoked"
+    # The beat puts the logout back into Redis: the access token is refused again.
+    wait_until(lambda: request(stack.base, "GET", "/api/auth/me", headers=bearer)[0] == 401,
+               timeout=30, what="the access token refused again")
+    status, error = request(stack.base, "GET", "/api/auth/me", headers=bearer)
+    assert error["error"]["code"] == "token_revoked"
