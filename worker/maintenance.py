@@ -13,7 +13,7 @@ def purge_idempotency_keys() -> int:
 
 @shared_task(name="maintenance.restore_revocations")
 def restore_revocations() -> int:
-    """After a Redis restart without persistence, put the logouts it forgot back."""
+    """Put back the recent logouts Redis forgot (a restart without persistence, a failover)."""
     return revocations.restore()
 
 

@@ -30,25 +30,35 @@ def _revoked_key(session_id):
     return redis_client.key("revoked", "sid", session_id)
 
 
-def revocation_ttl() -> timedelta:
-    """How long a logout must be remembered: until its refresh token would have expired."""
-    return current_app.config["JWT_REFRESH_TOKEN_EXPIRES"] + timedelta(seconds=60)
+def revocation_window() -> timedelta:
+    """How long Redis must remember a logout: while an access token issued before it can live.
 
-
-def mark_revoked(conn, session_id: str, ttl_s: int) -> None:
-    """Set the Redis copy every token check reads (``conn``: the client or a pipeline)."""
-    conn.set(_revoked_key(session_id), "1", ex=max(int(ttl_s), 1))
-
-
-def revoke_session(session_id: str) -> None:
-    """Revoke every token of a login session in Redis, and close its open event streams.
-
-    The durable record is written first, by portal/auth/revocations.py.
+    Refresh tokens live longer, but every refresh also reads the durable record
+    (portal/auth/revocations.py), so Redis needs only the access tokens' lifetime.
     """
-    mark_revoked(redis_client.conn, session_id, revocation_ttl().total_seconds())
-    # Open event streams of this session hear it through the stream and close within seconds.
+    return current_app.config["JWT_ACCESS_TOKEN_EXPIRES"] + timedelta(seconds=60)
+
+
+def mark_revoked(conn, session_id: str, ttl_s: float, only_if_missing=False) -> None:
+    """Set the Redis copy every token check reads (``conn``: the client or a pipeline)."""
+    conn.set(_revoked_key(session_id), "1", ex=max(int(ttl_s), 1), nx=only_if_missing)
+
+
+def close_streams_of(session_id: str) -> None:
+    """Open event streams of this session hear it through the stream and close within seconds."""
     from portal.events.publisher import publish_control
     publish_control("session_revoked", f"session:{session_id}")
+
+
+def revoke_session(session_id: str, remember: timedelta = None) -> None:
+    """Revoke every token of a login session in Redis, and close its open event streams.
+
+    The durable record is written first, by portal/auth/revocations.py; without it (the
+    database was down) the caller asks Redis to ``remember`` for the refresh tokens' lifetime.
+    """
+    ttl = remember or revocation_window()
+    mark_revoked(redis_client.conn, session_id, ttl.total_seconds())
+    close_streams_of(session_id)
 
 
 def is_session_revoked(session_id) -> bool:
