@@ -11,11 +11,24 @@ from sqlalchemy.types import TypeDecorator
 from portal.extensions import db
 
 CENT = Decimal("0.01")
+# Numeric(12, 2), the Money column: the largest amount it holds.
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def places(value: Decimal) -> int:
+    """How many decimal places a finite Decimal is written with (``1.50`` → 2, ``1E+2`` → 0)."""
+    exponent = value.normalize().as_tuple().exponent if value else 0
+    return max(0, -exponent)
 
 
 def new_id(prefix: str) -> str:
     """An opaque id with a type prefix, e.g. ``tkt_5f1c…`` (128 random bits)."""
     return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def one_of(column: str, values) -> str:
+    """The text of a CHECK constraint keeping ``column`` to ``values``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def id_column(prefix: str):
@@ -87,21 +100,42 @@ class TimestampMixin:
 
 
 @contextmanager
-def atomic():
+def atomic(keep_loaded=False):
     """Run the block as one transaction: commit at its end; on any error roll back and re-raise
-    (no half-written change, and no row lock kept while the error travels up)."""
+    (no half-written change, and no row lock kept while the error travels up).
+
+    ``keep_loaded``: the objects keep the state this transaction wrote instead of expiring at
+    the commit, so an answer built from them shows this change, never reloading one that
+    another request committed in between.
+    """
+    session = db.session()
     try:
         yield
-        db.session.commit()
+        session.expire_on_commit = not keep_loaded
+        session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        session.expire_on_commit = True
 
 
-def commit_or_rollback():
-    """Commit the session; on any error roll back and re-raise (no half-written change)."""
-    with atomic():
-        pass
+@contextmanager
+def read_only():
+    """Run reads, then end the transaction. On SQLite every transaction holds the write lock from
+    its BEGIN (configure_sqlite), so a read must not keep one open across slow work that follows
+    (a password hash, a Redis call, an enqueue)."""
+    try:
+        yield
+    finally:
+        db.session.rollback()
+
+
+def insert_for(table):
+    """An INSERT with ``on_conflict_do_nothing`` for the session's database (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def alembic_render_item(type_, obj, autogen_context):

@@ -33,6 +33,10 @@ class Unauthorized(DomainError):
     status, code, message = 401, "unauthorized", "Authentication is required."
 
 
+class TokenRevoked(Unauthorized):
+    code, message = "token_revoked", "The token has been revoked."
+
+
 class Forbidden(DomainError):
     status, code, message = 403, "forbidden", "Your role may not do this."
 

@@ -54,7 +54,7 @@ class RedisClient:
         # instead of opening one per greenlet at once.
         pool = redis.BlockingConnectionPool.from_url(
             app.config["REDIS_URL"], decode_responses=True,
-            max_connections=app.config.get("REDIS_MAX_CONNECTIONS", 64), timeout=5,
+            max_connections=app.config["REDIS_MAX_CONNECTIONS"], timeout=5,
             socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
         app.extensions["redis"] = redis.Redis(connection_pool=pool)
 

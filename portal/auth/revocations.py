@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal.auth import tokens
 from portal.auth.models import RevokedSession
-from portal.database import utcnow
+from portal.database import read_only, utcnow
 from portal.extensions import db, redis_client
 
 
@@ -43,9 +43,9 @@ def is_recorded(session_id) -> bool:
     """Whether the database holds a live revocation of this session (for refreshes)."""
     if not session_id:
         return True
-    found = db.session.execute(sa.select(RevokedSession.session_id).where(
-        RevokedSession.session_id == session_id, RevokedSession.expires_at > utcnow())).first()
-    db.session.rollback()  # a read: hold no transaction (on SQLite, the write lock)
+    with read_only():
+        found = db.session.execute(sa.select(RevokedSession.session_id).where(
+            RevokedSession.session_id == session_id, RevokedSession.expires_at > utcnow())).first()
     return found is not None
 
 
@@ -54,9 +54,9 @@ def restore() -> int:
     lost (their sessions' streams opened meanwhile are told to close)."""
     now = utcnow()
     window = tokens.revocation_window()
-    rows = db.session.execute(sa.select(RevokedSession.session_id, RevokedSession.revoked_at)
-                              .where(RevokedSession.revoked_at > now - window)).all()
-    db.session.rollback()
+    with read_only():
+        rows = db.session.execute(sa.select(RevokedSession.session_id, RevokedSession.revoked_at)
+                                  .where(RevokedSession.revoked_at > now - window)).all()
     if not rows:
         return 0
     pipe = redis_client.conn.pipeline(transaction=False)

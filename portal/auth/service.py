@@ -3,7 +3,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.auth import revocations
 from portal.auth.models import User
-from portal.errors import NotFound, Unauthorized
+from portal.auth.tokens import is_session_revoked
+from portal.database import read_only
+from portal.errors import NotFound, TokenRevoked, Unauthorized
 from portal.extensions import db
 
 # Compared against when the email is unknown, so both failures take the same time.
@@ -12,13 +14,13 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 def authenticate(email: str, password: str) -> User:
     """Return the user for these credentials or raise Unauthorized (same answer for both faults)."""
-    user = db.session.execute(
-        db.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
     # The hash check is deliberately slow: hold no transaction (on SQLite, the write lock every
     # other request waits for) while it runs. The detached user keeps what was loaded.
-    if user is not None:
-        db.session.expunge(user)
-    db.session.rollback()
+    with read_only():
+        user = db.session.execute(
+            db.select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+        if user is not None:
+            db.session.expunge(user)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         raise Unauthorized("Email or password is wrong.", code="invalid_credentials")
@@ -41,6 +43,7 @@ def logout(principal) -> None:
 
 
 def ensure_not_logged_out(session_id) -> None:
-    """401 for a refresh of a logged-out session, even if Redis forgot the logout (restarted)."""
-    if revocations.is_recorded(session_id):
-        raise Unauthorized("The token has been revoked.", code="token_revoked")
+    """401 for a refresh of a logged-out session: in Redis (where a logout made while the
+    database was down lives alone) or in the database (which outlives a Redis restart)."""
+    if is_session_revoked(session_id) or revocations.is_recorded(session_id):
+        raise TokenRevoked()

@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from portal.errors import error_response
+from portal.errors import TokenRevoked, error_response
 from portal.extensions import jwt, redis_client
 
 
@@ -92,7 +92,7 @@ def init_app(app):
 
     @jwt.revoked_token_loader
     def _revoked_response(_header, _payload):
-        return error_response(401, "token_revoked", "The token has been revoked.")
+        return error_response(401, TokenRevoked.code, TokenRevoked.message)
 
     @jwt.user_lookup_error_loader
     def _lookup(_header, _payload):

@@ -9,7 +9,7 @@ from portal.auth import service
 from portal.auth.principal import Principal, current_principal
 from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
                                  TokenSchema, UserSchema)
-from portal.auth.tokens import is_session_revoked, issue_tokens, user_claims
+from portal.auth.tokens import issue_tokens, user_claims
 from portal.errors import Unauthorized
 from portal.extensions import limiter
 
@@ -50,13 +50,12 @@ def refresh(body):
         claims = decode_token(body["refreshToken"])
         if claims.get("type") != "refresh":
             raise Unauthorized("A refresh token is required.", code="invalid_token")
-        if is_session_revoked(claims.get("sid")):
-            raise Unauthorized("The token has been revoked.", code="token_revoked")
     else:
-        verify_jwt_in_request(refresh=True)
+        # Revocation is the service's check below (Redis and the database), made once.
+        verify_jwt_in_request(refresh=True, skip_revocation_check=True)
         claims = get_jwt()
+    service.ensure_not_logged_out(claims.get("sid"))
     principal = Principal.from_claims(claims)
-    service.ensure_not_logged_out(principal.session_id)
     user = service.get_user(principal)
     access = create_access_token(identity=user.id,
                                  additional_claims={**user_claims(user), "sid": claims["sid"]})

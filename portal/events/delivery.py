@@ -8,7 +8,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.database import commit_or_rollback, iso, utcnow
+from portal.database import atomic, iso, utcnow
 from portal.events import publisher
 from portal.events.audience import recipient_ids
 from portal.events.models import OutboxEvent
@@ -34,27 +34,27 @@ def notification_envelope(event: OutboxEvent, notification) -> dict:
 
 def deliver_event(event_id: str):
     """Write the event's notifications, publish it once, mark it delivered; return its entry id."""
-    event = db.session.get(OutboxEvent, event_id)
-    if event is None:
-        log.warning("deliver_event: no outbox event %s", event_id)
-        return None
-    if event.delivered_at is not None:
-        return event.stream_id
-    audience = json.loads(event.audience)
-    event.attempts = (event.attempts or 0) + 1
-    created = notifications.create_for_event(
-        event, recipient_ids(db.session, audience, exclude=event.actor_id))
-    entries = [(event.type, audience, envelope(event))] + [
-        ("notification.created", [f"user:{n.user_id}"], notification_envelope(event, n))
-        for n in created]
+    with atomic():
+        event = db.session.get(OutboxEvent, event_id)
+        if event is None:
+            log.warning("deliver_event: no outbox event %s", event_id)
+            return None
+        if event.delivered_at is not None:
+            return event.stream_id
+        audience = json.loads(event.audience)
+        event.attempts = (event.attempts or 0) + 1
+        created = notifications.create_for_event(
+            event, recipient_ids(db.session, audience, exclude=event.actor_id))
+        entries = [(event.type, audience, envelope(event))] + [
+            ("notification.created", [f"user:{n.user_id}"], notification_envelope(event, n))
+            for n in created]
     # Notifications are committed before the XADD: a client told about one can fetch it.
-    commit_or_rollback()
-    stream_id, _fresh = publisher.publish(event.id, entries)
-    db.session.execute(
-        sa.update(OutboxEvent)
-        .where(OutboxEvent.id == event.id, OutboxEvent.delivered_at.is_(None))
-        .values(delivered_at=utcnow(), stream_id=stream_id))
-    commit_or_rollback()
+    stream_id, _fresh = publisher.publish(event_id, entries)
+    with atomic():
+        db.session.execute(
+            sa.update(OutboxEvent)
+            .where(OutboxEvent.id == event_id, OutboxEvent.delivered_at.is_(None))
+            .values(delivered_at=utcnow(), stream_id=stream_id))
     return stream_id
 
 

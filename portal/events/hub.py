@@ -155,7 +155,7 @@ class Hub:
         """Register a stream for this principal (429 over the per-user cap); starts the reader."""
         self.ensure_started()
         with self._lock:
-            if len(self.index.get(f"user:{principal.user_id}", ())) >= self.max_per_user:
+            if self.streams_of(principal.user_id) >= self.max_per_user:
                 metrics.inc("rejected")
                 raise TooManyStreams()
             sub = Subscriber(principal, self.queue_size, sock, wire)

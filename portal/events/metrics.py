@@ -41,15 +41,8 @@ class Metrics:
         """Add to a counter."""
         self.counters[name] += amount
 
-    def observe_lags(self, lags) -> None:
-        """Record publish-to-write lags, in seconds."""
-        with self._lock:
-            for lag in lags:
-                self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
-                self.lag_sum += lag
-
-    def observe_lag(self, lag: float, count: int) -> None:
-        """Record one lag for ``count`` deliveries (the hub's writes of one event)."""
+    def observe_lag(self, lag: float, count: int = 1) -> None:
+        """Record a publish-to-write lag in seconds, for ``count`` deliveries of one event."""
         with self._lock:
             self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += count
             self.lag_sum += lag * count

@@ -1,7 +1,7 @@
 """Write an event to the outbox inside the caller's transaction (no commit, no Redis here)."""
 import json
 
-from portal.database import iso, utcnow
+from portal.database import iso, new_id, utcnow
 from portal.events.models import OutboxEvent
 from portal.extensions import db
 
@@ -23,7 +23,7 @@ def record_event(event_type, principal, *, landlord_id, tenant_id, resources, au
                  version=None) -> OutboxEvent:
     """Add an outbox row to the current session; the service's commit makes it durable."""
     row = OutboxEvent(
-        type=event_type,
+        id=new_id("evt"), type=event_type,
         actor_id=principal.user_id if principal else None,
         actor_role=principal.role if principal else "SYSTEM",
         landlord_id=landlord_id, tenant_id=tenant_id,

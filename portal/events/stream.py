@@ -8,7 +8,7 @@ import redis
 from flask import current_app
 
 from portal.auth.tokens import is_session_revoked
-from portal.errors import Unauthorized
+from portal.errors import TokenRevoked
 from portal.events import sse
 from portal.events.audience import visible
 from portal.events.hub import Hub, TooManyStreams
@@ -46,7 +46,7 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         sub = hub.subscribe(principal, sock, wire)
     except TooManyStreams:
         if is_session_revoked(principal.session_id):
-            raise _revoked() from None  # 401 before 429: a logged-out token is simply refused
+            raise TokenRevoked() from None  # 401 before 429: a logged-out token is simply refused
         raise
     # Revocation is checked here, once subscribed (the view skipped it): a logout before this
     # point is refused now, one after it reaches the stream as its control entry.
@@ -57,7 +57,7 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         raise
     if revoked:
         hub.unsubscribe(sub)
-        raise _revoked()
+        raise TokenRevoked()
     metrics.inc("connections")
     now = time.time()
     deadline = None
@@ -66,10 +66,6 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         deadline = principal.expires_at - margin
     return _generate(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
                      config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
-
-
-def _revoked() -> Unauthorized:
-    return Unauthorized("The token has been revoked.", code="token_revoked")
 
 
 def replay(conn, key, sub_keys, last_event_id, max_entries, max_frames=None):
@@ -185,9 +181,10 @@ def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_m
             if items or sub.pending is not None:
                 yield from _emit(sub, b"".join(item[1] for item in items))
             if items:
-                written = time.time() * 1000
+                written = time.time()
                 metrics.inc("events_delivered", len(items))
-                metrics.observe_lags([(written - item[2]) / 1000 for item in items])
+                for item in items:
+                    metrics.observe_lag(written - item[2] / 1000)
     except OSError:
         # Only a Wire write raises here (gunicorn's own writes fail outside this generator):
         # the client is gone, and there is nothing left to tell it.

@@ -9,9 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.database import iso, utcnow
+from portal.database import iso, places, utcnow
 from portal.finance import signature
-from portal.finance.money import places
 
 finance_cli = AppGroup("finance", help="Finance tools.")
 WEBHOOK_PATH = "/api/finance/payments/webhook"

@@ -2,7 +2,7 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
-from portal.database import Money, TimestampMixin, id_column, utcnow
+from portal.database import Money, TimestampMixin, id_column, one_of, utcnow
 from portal.extensions import db
 
 INVOICE_STATUSES = ("SENT", "PARTIALLY_PAID", "PAID", "OVERDUE", "VOID")
@@ -41,8 +41,7 @@ class Invoice(TimestampMixin, db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("landlord_id", "number"),
-        sa.CheckConstraint("status IN ('SENT','PARTIALLY_PAID','PAID','OVERDUE','VOID')",
-                           name="status"),
+        sa.CheckConstraint(one_of("status", INVOICE_STATUSES), name="status"),
         sa.Index("ix_invoices_status_due_date", "status", "due_date"),
     )
 
@@ -80,7 +79,7 @@ class WebhookDelivery(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("provider", "provider_ref"),
-        sa.CheckConstraint("status IN ('RECEIVED','PROCESSED','FAILED')", name="status"),
+        sa.CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
         sa.Index("ix_webhook_deliveries_status_received_at", "status", "received_at"),
     )
 

@@ -4,8 +4,6 @@ from decimal import Decimal, localcontext
 from portal.database import to_cents
 
 HUNDRED = Decimal(100)
-# Numeric(12, 2): the largest amount a column can hold.
-MAX_AMOUNT = Decimal("9999999999.99")
 
 
 def _decimal(value) -> Decimal:
@@ -26,12 +24,6 @@ def line_amount(qty, unit_price, tax_rate) -> Decimal:
 def invoice_amount(line_amounts) -> Decimal:
     """The invoice total: the sum of the already rounded line amounts."""
     return to_cents(sum((_decimal(amount) for amount in line_amounts), Decimal("0.00")))
-
-
-def places(value: Decimal) -> int:
-    """How many decimal places a finite Decimal is written with (``1.50`` → 2, ``1E+2`` → 0)."""
-    exponent = value.normalize().as_tuple().exponent if value else 0
-    return max(0, -exponent)
 
 
 def payment_status(amount: Decimal, amount_paid: Decimal, current: str) -> str:

@@ -1,6 +1,5 @@
 """The payment webhook: verify → store the delivery → enqueue → wait; and the task's processing."""
 import json
-import logging
 import time
 from datetime import timedelta, timezone
 from decimal import Decimal
@@ -10,8 +9,9 @@ from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from portal.database import atomic, money_json, new_id, utcnow
+from portal.database import atomic, money_json, new_id, read_only, utcnow
 from portal.errors import BadRequest, Unauthorized, ValidationFailed
+from portal.events.dispatch import send_best_effort
 from portal.extensions import db
 from portal.finance import money, signature
 from portal.finance.models import Invoice, Payment, WebhookDelivery
@@ -19,7 +19,6 @@ from portal.finance.schemas import WebhookPaymentSchema
 from portal.finance.service import record_invoice_event
 from portal.http import require_json_object
 
-log = logging.getLogger(__name__)
 
 PROCESS_TASK = "payments.process_delivery"
 REQUEUE_BATCH = 500
@@ -73,24 +72,17 @@ def store_delivery(raw: bytes, header, payload: dict):
         return delivery_id, False, None
     except IntegrityError:
         db.session.rollback()
-    row = db.session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.status,
-                                       WebhookDelivery.outcome).where(
-        WebhookDelivery.provider == payload["provider"],
-        WebhookDelivery.provider_ref == payload["providerRef"])).one()
-    db.session.rollback()
+    with read_only():
+        row = db.session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.status,
+                                           WebhookDelivery.outcome).where(
+            WebhookDelivery.provider == payload["provider"],
+            WebhookDelivery.provider_ref == payload["providerRef"])).one()
     return row.id, True, _outcome(row)
 
 
 def enqueue_processing(delivery_id: str) -> bool:
     """Send the processing task; False when the broker is down (the beat requeues it later)."""
-    try:
-        # ignore_result: no result-backend subscription (it retries for ~20 s when Redis is down).
-        current_app.extensions["celery"].send_task(PROCESS_TASK, args=[delivery_id], retry=False,
-                                                   ignore_result=True)
-        return True
-    except Exception as exc:  # the delivery is committed: nothing is lost
-        log.warning("could not enqueue %s(%s): %s", PROCESS_TASK, delivery_id, exc)
-        return False
+    return send_best_effort(PROCESS_TASK, delivery_id)
 
 
 def wait_for_outcome(delivery_id: str, timeout_s: float):
@@ -209,8 +201,13 @@ def requeue_stuck(older_than_s=None) -> int:
     if older_than_s is None:
         older_than_s = current_app.config["WEBHOOK_REQUEUE_AFTER_S"]
     cutoff = utcnow() - timedelta(seconds=older_than_s)
-    ids = db.session.execute(sa.select(WebhookDelivery.id).where(
-        WebhookDelivery.status == "RECEIVED", WebhookDelivery.received_at <= cutoff)
-        .order_by(WebhookDelivery.received_at).limit(REQUEUE_BATCH)).scalars().all()
-    db.session.rollback()
-    return sum(1 for delivery_id in ids if enqueue_processing(delivery_id))
+    with read_only():
+        ids = db.session.execute(sa.select(WebhookDelivery.id).where(
+            WebhookDelivery.status == "RECEIVED", WebhookDelivery.received_at <= cutoff)
+            .order_by(WebhookDelivery.received_at).limit(REQUEUE_BATCH)).scalars().all()
+    sent = 0
+    for delivery_id in ids:
+        if not enqueue_processing(delivery_id):
+            break  # the broker is down: the next run sends them
+        sent += 1
+    return sent

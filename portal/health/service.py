@@ -3,6 +3,7 @@ import logging
 
 from sqlalchemy import text
 
+from portal.database import read_only
 from portal.extensions import db, redis_client
 
 log = logging.getLogger(__name__)
@@ -12,11 +13,10 @@ def check() -> dict:
     """``{"status","db","redis"}``: each part "ok" or "down"."""
     result = {"db": "ok", "redis": "ok"}
     try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
+        with read_only():
+            db.session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means the database is not usable
         log.warning("health: database down: %s", exc)
-        db.session.rollback()
         result["db"] = "down"
     try:
         redis_client.conn.ping()

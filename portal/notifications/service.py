@@ -3,7 +3,7 @@ import json
 
 import sqlalchemy as sa
 
-from portal.database import new_id, utcnow
+from portal.database import atomic, insert_for, new_id, utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.models import Notification
@@ -32,12 +32,7 @@ def text_for(event_type: str):
 
 def _insert_ignoring_duplicates(rows):
     """INSERT … ON CONFLICT (event_id, user_id) DO NOTHING, on PostgreSQL and SQLite."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(Notification).values(rows).on_conflict_do_nothing(
+    stmt = insert_for(Notification).values(rows).on_conflict_do_nothing(
         index_elements=["event_id", "user_id"])
     db.session.execute(stmt)
 
@@ -86,10 +81,6 @@ def mark_read(principal, *, ids=None, all_=False) -> int:
         Notification.user_id == principal.user_id, Notification.read_at.is_(None))
     if not all_:
         stmt = stmt.where(Notification.id.in_(sorted(set(ids))))
-    try:
+    with atomic():
         result = db.session.execute(stmt.values(read_at=utcnow()))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     return result.rowcount or 0

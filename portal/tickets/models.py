@@ -1,13 +1,9 @@
 """Tickets and their timeline."""
 import sqlalchemy as sa
 
-from portal.database import Money, TimestampMixin, id_column, utcnow
+from portal.database import Money, TimestampMixin, id_column, one_of, utcnow
 from portal.extensions import db
 from portal.tickets.state import PRIORITIES, STATUSES
-
-
-def _one_of(column, values):
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Ticket(TimestampMixin, db.Model):
@@ -15,8 +11,8 @@ class Ticket(TimestampMixin, db.Model):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        sa.CheckConstraint(_one_of("status", STATUSES), name="status"),
-        sa.CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
+        sa.CheckConstraint(one_of("status", STATUSES), name="status"),
+        sa.CheckConstraint(one_of("priority", PRIORITIES), name="priority"),
         sa.CheckConstraint("quote_amount IS NULL OR quote_amount > 0", name="quote_amount"),
         sa.Index("ix_tickets_created_at_id", "created_at", "id"),
     )

@@ -1,38 +1,18 @@
 """Ticket request and response bodies."""
 import json
-from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from portal.database import CENT, iso, money_json
+from portal.database import MAX_AMOUNT, iso, money_json
+from portal.fields import money_field
 from portal.pagination import PageArgsSchema
 from portal.schemas import InputSchema, Schema, page_schema
 from portal.tickets.state import PRIORITIES, STATUSES
-
-MAX_QUOTE = Decimal("9999999999.99")  # what Numeric(12, 2) holds
 
 
 def _not_blank(value):
     if not value.strip():
         raise ValidationError("Must not be blank.")
-
-
-class MoneyAmount(fields.Decimal):
-    """A JSON number > 0 with at most 2 decimals, loaded as an exact Decimal (never a float)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        # Only numbers: "12.50", true and [] are wrong types, not amounts.
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.make_error("invalid")
-        # str(float) is the shortest text that round-trips: exactly what the client wrote.
-        amount = super()._deserialize(value, attr, data, **kwargs)
-        if amount <= 0:
-            raise ValidationError("Must be greater than 0.")
-        if amount > MAX_QUOTE:
-            raise ValidationError(f"Must be at most {MAX_QUOTE}.")
-        if amount != amount.quantize(CENT):
-            raise ValidationError("Must have at most 2 decimal places.")
-        return amount
 
 
 class TicketCreateSchema(InputSchema):
@@ -64,7 +44,9 @@ class StatusChangeSchema(InputSchema):
 
 
 class QuoteSchema(InputSchema):
-    amount = MoneyAmount(required=True)
+    amount = money_field(required=True, validate=[
+        validate.Range(min=0, min_inclusive=False, error="Must be greater than 0."),
+        validate.Range(max=MAX_AMOUNT)])
     notes = fields.String(required=True, validate=validate.Length(max=5000))
 
 

@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.database import money_json, utcnow
+from portal.database import atomic, money_json, utcnow
 from portal.directory.models import ContractorFirm, Tenancy
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from portal.events.outbox import record_event, ticket_audience
@@ -171,35 +171,18 @@ def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type
                        details: dict) -> Change:
     """Flush the change (bumping version), add its timeline entry and outbox row, commit."""
     try:
-        db.session.flush()
-        db.session.add(TimelineEntry(ticket_id=ticket.id, ticket_version=ticket.version,
-                                     event_type=timeline_type, actor_id=principal.user_id,
-                                     details=json.dumps(details)))
-        event = record_event(event_type, principal, landlord_id=ticket.landlord_id,
-                             tenant_id=ticket.tenant_id,
-                             resources=[{"type": "ticket", "id": ticket.id}],
-                             audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
-                                                      ticket.contractor_id),
-                             version=ticket.version)
-        db.session.flush()
-        event_id = event.id
-        _commit_keeping_state()
+        with atomic(keep_loaded=True):
+            db.session.flush()  # the version compare-and-set: StaleDataError if it moved
+            db.session.add(TimelineEntry(ticket_id=ticket.id, ticket_version=ticket.version,
+                                         event_type=timeline_type, actor_id=principal.user_id,
+                                         details=json.dumps(details)))
+            event = record_event(event_type, principal, landlord_id=ticket.landlord_id,
+                                 tenant_id=ticket.tenant_id,
+                                 resources=[{"type": "ticket", "id": ticket.id}],
+                                 audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
+                                                          ticket.contractor_id),
+                                 version=ticket.version)
     except StaleDataError:
-        db.session.rollback()
         raise Conflict("The ticket was changed by someone else; reload and retry.",
-                       code="version_conflict")
-    except Exception:
-        db.session.rollback()
-        raise
-    return Change(ticket, event_id)
-
-
-def _commit_keeping_state():
-    # The answer must show this change: with the default expire-on-commit, dumping would reload
-    # the row and could show a change another request committed in between.
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+                       code="version_conflict") from None
+    return Change(ticket, event.id)
