@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -186,7 +187,7 @@ def celery_worker(app):
 @pytest.fixture
 def revocation_lookups(monkeypatch):
     """Each session-revocation lookup in Redis, recorded (the real lookup still answers)."""
-    from portal.auth import tokens, views
+    from portal.auth import service, tokens
     from portal.events import stream
     calls = []
     real = tokens.is_session_revoked
@@ -194,6 +195,44 @@ def revocation_lookups(monkeypatch):
     def recorded(session_id):
         calls.append(session_id)
         return real(session_id)
-    for module in (tokens, views, stream):  # the last two imported the function by name
+    for module in (tokens, service, stream):  # the last two imported the function by name
         monkeypatch.setattr(module, "is_session_revoked", recorded)
     return calls
+
+
+def run_together(app, count, call):
+    """Run ``call(i, client)`` in ``count`` threads released at once; return their results."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def _run(i):
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=30)
+            results[i] = call(i, client)
+        except Exception as exc:  # surfaced below: a thread must not fail silently
+            errors.append(exc)
+
+    threads = [threading.Thread(target=_run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05, what="condition"):
+    """Poll ``predicate`` until it returns a truthy value; return it or fail after ``timeout``.
+    A connection error counts as "not yet" (a process still starting, Redis coming back)."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError as exc:  # urllib's URLError included
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")

@@ -73,14 +73,14 @@ def test_for_environ_only_under_gunicorn_with_a_gevent_socket_and_http_1(pair, m
     assert wire.for_environ({**base, "gunicorn.socket": client}) is None
 
 
-def test_gunicorn_conf_keeps_every_write_in_gunicorn_under_its_uwsgi_protocol(app):
+def test_gunicorn_conf_keeps_every_write_in_gunicorn_under_its_uwsgi_protocol(app, monkeypatch):
     from gunicorn.config import Config
     settings = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
     try:
         for protocol, expected in (("http", True), ("uwsgi", False)):
             cfg = Config()
             cfg.set("protocol", protocol)
-            app.config["SSE_DIRECT_WRITES"] = True
+            monkeypatch.setitem(app.config, "SSE_DIRECT_WRITES", True)  # restored afterwards
             settings["post_worker_init"](SimpleNamespace(cfg=cfg, wsgi=app))
             assert app.config["SSE_DIRECT_WRITES"] is expected
     finally:

@@ -1,6 +1,5 @@
 """Finance test helpers: invoice factory, signed webhook calls, database and outbox reads."""
 import json
-import time
 import uuid
 
 import pytest
@@ -38,6 +37,12 @@ def make_invoice(client, headers, tenancy_id, **kwargs) -> dict:
     response = client.post(INVOICES, json=invoice_body(tenancy_id, **kwargs), headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+@pytest.fixture
+def invoice(client, auth, demo):
+    """A SENT invoice of 1500.00 from landlord 1 to tenancy 1."""
+    return make_invoice(client, auth("landlord"), demo["ten1"])
 
 
 def payment_body(invoice_id, amount="100.00", ref=None, provider="stripe", **extra) -> bytes:
@@ -94,14 +99,3 @@ def outbox(app, event_type=None) -> list:
                 for r in db.session.execute(statement).scalars()]
         db.session.rollback()
     return rows
-
-
-def wait_until(predicate, timeout=15.0, what="condition"):
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -2,16 +2,10 @@
 import json
 import threading
 
-import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import free_port
-from tests.finance.conftest import SECRET, invoice_row, make_invoice, payments_of
-
-
-@pytest.fixture
-def invoice(client, auth, demo):
-    return make_invoice(client, auth("landlord"), demo["ten1"])
+from tests.finance.conftest import SECRET, invoice_row, payments_of
 
 
 def _json_of(output: str) -> dict:

@@ -1,11 +1,11 @@
 """Invoices over HTTP: creation, exact money, numbering, validation, roles, visibility, void."""
-import threading
 from decimal import Decimal as D
 
 import pytest
 import sqlalchemy as sa
 
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine
+from tests.conftest import run_together
 from tests.finance.conftest import (INVOICES, count, invoice_body, invoice_row, make_invoice,
                                     outbox, query)
 
@@ -61,20 +61,12 @@ def test_numbers_are_per_landlord_and_issue_year(client, auth, demo):
 
 def test_twenty_concurrent_creations_get_twenty_consecutive_numbers(app, auth, demo):
     headers, body = auth("landlord"), invoice_body(demo["ten1"])
-    barrier, results, lock = threading.Barrier(20), [], threading.Lock()
 
-    def create():
-        client = app.test_client()
-        barrier.wait()
+    def create(_i, client):
         response = client.post(INVOICES, json=body, headers=headers)
-        with lock:
-            results.append((response.status_code, response.get_json()))
+        return response.status_code, response.get_json()
 
-    threads = [threading.Thread(target=create) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = run_together(app, 20, create)
     assert [status for status, _ in results] == [201] * 20
     numbers = sorted(body["number"] for _, body in results)
     assert numbers == [f"INV-2025-{n:06d}" for n in range(1, 21)]

@@ -3,6 +3,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from portal.database import places
 from portal.finance import money, signature
 
 
@@ -46,7 +47,7 @@ def test_floats_and_other_types_never_enter_the_arithmetic(bad):
     ("1500", 0), ("1500.00", 0), ("1.5", 1), ("1.50", 1), ("0.01", 2), ("0.001", 3),
     ("1E+2", 0), ("0", 0), ("-2.25", 2)])
 def test_places_counts_significant_decimals(value, expected):
-    assert money.places(D(value)) == expected
+    assert places(D(value)) == expected
 
 
 @pytest.mark.parametrize("amount, paid, current, expected", [

@@ -3,8 +3,9 @@ from datetime import timedelta
 
 from portal.database import utcnow
 from portal.finance import service
+from tests.conftest import wait_until
 from tests.finance.conftest import (INVOICES, invoice_row, make_invoice, outbox, payment_body,
-                                    post_webhook, wait_until)
+                                    post_webhook)
 
 
 def _days(n) -> str:

@@ -3,11 +3,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from tests.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -79,21 +80,6 @@ def request(base, method, path, body=None, headers=None, timeout=10):
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def wait_until(predicate, timeout=30, interval=0.2, what="condition"):
-    """Poll ``predicate`` until it returns a truthy value; return it or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, urllib.error.URLError) as exc:
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_error})")
 
 
 def wait_for_web(base, timeout=30):

@@ -136,7 +136,7 @@ def test_reconnect_with_last_event_id_gets_exactly_the_missed_events_then_live(s
     # What the tenant may see after last_seen, read straight from Redis.
     keys = {f"tenant:{demo['ten1']}", f"user:{demo['users']['tenant']}", "role:TENANT"}
     expected = [entry_id for entry_id, fields in stack.redis().xrange(
-        f"it:events", "(" + last_seen, "+") if set(fields["a"].split()) & keys]
+        "it:events", "(" + last_seen, "+") if set(fields["a"].split()) & keys]
     assert len(expected) == 4  # two events, two notifications
     again = stack.connect(None, headers={"Authorization": "Bearer " + token,
                                          "Last-Event-ID": last_seen})
@@ -250,6 +250,13 @@ def api_json(stack, method, path, token, body):
     return result
 
 
+def _recv(sock, size=65536) -> bytes:
+    """Bytes from the socket; fails (rather than spinning) if the server closed it."""
+    data = sock.recv(size)
+    assert data, "the server closed the connection"
+    return data
+
+
 def worker_metrics(stack, token, name, attempts=40):
     """{pid: value} of one metric, over new connections until both workers have answered."""
     import re
@@ -274,13 +281,13 @@ def test_an_http_1_0_client_reads_plain_frames_the_hub_wrote_to_its_socket(stack
     sock.sendall(f"GET /api/events HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
     received = b""
     while b"Connected to event stream" not in received:
-        received += sock.recv(65536)
+        received += _recv(sock)
     head, _sep, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
     time.sleep(0.5)  # the stream's greenlet parks; from then on the hub writes to the socket
     event_id, _audience = publish_invoice(stack, demo, "ll2", by="tenant2")
     while event_id.encode() not in body:
-        body += sock.recv(65536)
+        body += _recv(sock)
     sock.close()
     # No chunk-size lines: only SSE frames, the event among them, whole.
     frames = body.split(b"\n\n")
@@ -308,7 +315,7 @@ def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logou
                  "\r\n".encode())
     head = b""
     while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
+        head += _recv(sock, 1)
     assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
     chunks = StrictChunks()
     chunks.read_until(sock, lambda body: b"Connected to event stream" in body)
@@ -325,7 +332,7 @@ def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logou
     assert stack_request(stack, "POST", "/api/auth/logout", token) == 200
     body = chunks.read_until(sock, lambda body: b"session_revoked" in body[-65536:])
     while not chunks.finished:  # the stream ends with gunicorn's last chunk, well placed
-        chunks.feed(sock.recv(65536))
+        chunks.feed(_recv(sock))
     frames, rest = parse_frames(body.decode())
     assert rest == ""
     assert [frame["id"] for frame in frames if frame["id"]] == [big_id, small_id]
@@ -336,6 +343,6 @@ def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logou
     sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: it\r\n\r\n")
     answer = bytes(chunks.raw)
     while b"\r\n\r\n" not in answer:
-        answer += sock.recv(65536)
+        answer += _recv(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
     sock.close()

@@ -1,6 +1,5 @@
 """Ticket fixtures: a factory that puts a ticket in any status, HTTP helpers, DB snapshots."""
 import json
-import threading
 from decimal import Decimal
 
 import pytest
@@ -100,25 +99,3 @@ def stored(app, ticket_id):
             c.name: getattr(ticket, c.name) for c in Ticket.__table__.columns}
         db.session.remove()
         return result
-
-
-def run_together(app, count, call):
-    """Run ``call(i, client)`` in ``count`` threads released at once; return their results."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def _run(i):
-        client = app.test_client()
-        try:
-            barrier.wait(timeout=30)
-            results[i] = call(i, client)
-        except Exception as exc:  # surfaced below: a thread must not fail silently
-            errors.append(exc)
-
-    threads = [threading.Thread(target=_run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    return results

@@ -8,7 +8,8 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.idempotency import IdempotencyKey, purge_expired
 from tests.conftest import login_as
-from tests.tickets.conftest import run_together, ticket_body
+from tests.conftest import run_together
+from tests.tickets.conftest import ticket_body
 
 
 def _keys(app):
