@@ -20,8 +20,8 @@ def issue_tokens(user, session_id=None) -> dict:
     session_id = session_id or secrets.token_hex(12)
     claims = {**user_claims(user), "sid": session_id}
     return {
-        "accessToken": create_access_token(identity=user.id, additional_claims=claims),
-        "refreshToken": create_refresh_token(identity=user.id, additional_claims=claims),
+        "access_token": create_access_token(identity=user.id, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=user.id, additional_claims=claims),
         "sessionId": session_id,
     }
 

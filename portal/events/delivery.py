@@ -8,12 +8,13 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.database import atomic, iso, utcnow
+from portal.database import atomic, utcnow
 from portal.events import redis_stream
 from portal.events.audience import recipient_ids
 from portal.events.models import OutboxEvent
 from portal.events.outbox import envelope
 from portal.extensions import db
+from portal.fields import iso
 from portal.notifications import service as notifications
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,11 @@
 """Write an event to the outbox inside the caller's transaction (no commit, no Redis here)."""
 import json
 
-from portal.database import iso, new_id, utcnow
+from portal.database import new_id, utcnow
 from portal.events.enqueue import mark_pending
 from portal.events.models import OutboxEvent
 from portal.extensions import db
+from portal.fields import iso
 
 
 def ticket_audience(landlord_id, tenant_id, contractor_id=None):

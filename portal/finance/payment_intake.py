@@ -48,9 +48,9 @@ def store_delivery(raw: bytes, header, payload: dict):
     """Insert the delivery and commit; return (delivery id, duplicate, stored outcome or None)."""
     delivery_id = new_id("whd")
     delivery = WebhookDelivery(
-        id=delivery_id, provider=payload["provider"], provider_ref=payload["providerRef"],
+        id=delivery_id, provider=payload["provider"], provider_ref=payload["provider_ref"],
         raw_body=raw.decode("utf-8"), signature=(header or None) and header[:1000],
-        invoice_id=payload["invoiceId"], status="RECEIVED", attempts=0, received_at=utcnow())
+        invoice_id=payload["invoice_id"], status="RECEIVED", attempts=0, received_at=utcnow())
     db.session.add(delivery)
     try:
         db.session.commit()
@@ -63,7 +63,7 @@ def store_delivery(raw: bytes, header, payload: dict):
         row = db.session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.status,
                                            WebhookDelivery.outcome).where(
             WebhookDelivery.provider == payload["provider"],
-            WebhookDelivery.provider_ref == payload["providerRef"])).one()
+            WebhookDelivery.provider_ref == payload["provider_ref"])).one()
     return row.id, True, _outcome(row)
 
 

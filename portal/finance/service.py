@@ -1,13 +1,14 @@
 """Invoice rules: who may bill, see and void which invoice; numbering; overdue marking."""
 import sqlalchemy as sa
 
-from portal.database import MAX_AMOUNT, atomic, insert_for, new_id, utcnow
+from portal.database import atomic, insert_for, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from portal.events.outbox import invoice_audience, record_event
 from portal.extensions import db
 from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
 
 FINANCE_ROLES = ("LANDLORD", "TENANT")
@@ -74,8 +75,8 @@ def _build_lines(lines) -> list:
     for position, line in enumerate(lines, start=1):
         built.append(InvoiceLine(
             id=new_id("invl"), position=position, description=line["description"],
-            qty=line["qty"], unit_price=line["unitPrice"], tax_rate=line["taxRate"],
-            amount=money.line_amount(line["qty"], line["unitPrice"], line["taxRate"])))
+            qty=line["qty"], unit_price=line["unit_price"], tax_rate=line["tax_rate"],
+            amount=money.line_amount(line["qty"], line["unit_price"], line["tax_rate"])))
     return built
 
 
@@ -83,7 +84,7 @@ def create_invoice(principal, data: dict):
     """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
     if principal.role != "LANDLORD":
         raise Forbidden("Only a landlord may issue invoices.")
-    tenancy = db.session.get(Tenancy, data["tenancyId"])
+    tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
         # The same answer for another landlord's tenancy as for none at all.
         raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
@@ -95,8 +96,8 @@ def create_invoice(principal, data: dict):
     with atomic():
         invoice = Invoice(
             id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
-            number=_next_number(tenancy.landlord_id, data["issueDate"].year),
-            issue_date=data["issueDate"], due_date=data["dueDate"], currency=data["currency"],
+            number=_next_number(tenancy.landlord_id, data["issue_date"].year),
+            issue_date=data["issue_date"], due_date=data["due_date"], currency=data["currency"],
             amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
             created_by=principal.user_id, lines=lines)
         db.session.add(invoice)

@@ -58,7 +58,7 @@ def create_invoice(body):
 def list_invoices(args):
     """The caller's invoices, newest first (landlord: its tenancies'; tenant: its own)."""
     return service.list_invoices(caller(), args["limit"], args["cursor"],
-                                 status=args["status"], tenancy_id=args["tenancyId"])
+                                 status=args["status"], tenancy_id=args["tenancy_id"])
 
 
 @blp.route("/invoices/<invoice_id>", methods=["GET"])
@@ -85,7 +85,7 @@ def void_invoice(_body, invoice_id):
 def list_payments(args):
     """Payments on the caller's invoices, newest first (one invoice's with ?invoiceId=)."""
     return service.list_payments(caller(), args["limit"], args["cursor"],
-                                 invoice_id=args["invoiceId"])
+                                 invoice_id=args["invoice_id"])
 
 
 def _prefers_async() -> bool:

@@ -5,11 +5,12 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.database import atomic, money_json, utcnow
+from portal.database import atomic, utcnow
 from portal.directory.models import ContractorFirm, Tenancy
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from portal.events.outbox import record_event, ticket_audience
 from portal.extensions import db
+from portal.money import money_json
 from portal.pagination import paginate
 from portal.tickets import state
 from portal.tickets.models import Ticket, TimelineEntry
