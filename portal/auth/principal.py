@@ -6,8 +6,8 @@ from typing import Optional
 from flask import request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
-from portal.auth.models import ROLES
 from portal.errors import Unauthorized
+from portal.roles import OPS, ROLES
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Principal:
 
     @property
     def is_ops(self) -> bool:
-        return self.role == "OPS"
+        return self.role == OPS
 
     def audience_keys(self) -> frozenset:
         """The audience keys this principal matches (see ARCHITECTURE: Audience)."""
@@ -92,13 +92,19 @@ def optional_principal() -> Optional[Principal]:
     return principal
 
 
-def authenticated(view):
-    """Check the token before the body: a caller without one learns nothing, not even a 422."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        current_principal()
-        return view(*args, **kwargs)
-    return wrapper
+def authenticated(view=None, *, check=None):
+    """Check the token (then ``check(principal)``, e.g. a role gate) before the body is read: a
+    caller without one learns nothing, not even a 422. ``@authenticated`` or
+    ``@authenticated(check=...)``; the view asks ``caller()`` who it is."""
+    def decorate(inner):
+        @functools.wraps(inner)
+        def wrapper(*args, **kwargs):
+            principal = current_principal()
+            if check is not None:
+                check(principal)
+            return inner(*args, **kwargs)
+        return wrapper
+    return decorate(view) if view is not None else decorate
 
 
 def caller() -> Principal:

@@ -6,7 +6,7 @@ from flask_jwt_extended import (create_access_token, decode_token, get_jwt,
 from flask_smorest import Blueprint
 
 from portal.auth import service
-from portal.auth.principal import Principal, current_principal
+from portal.auth.principal import Principal, authenticated, caller
 from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
                                  TokenSchema, UserSchema)
 from portal.auth.tokens import issue_tokens, user_claims
@@ -65,17 +65,19 @@ def refresh(body):
 
 
 @blp.route("/logout", methods=["POST"])
+@authenticated
 @blp.response(200, LogoutSchema)
 def logout():
     """Revoke this session's tokens everywhere (REST and the event stream) and clear cookies."""
-    service.logout(current_principal())
+    service.logout(caller())
     response = jsonify({"success": True})
     unset_jwt_cookies(response)
     return response
 
 
 @blp.route("/me", methods=["GET"])
+@authenticated
 @blp.response(200, UserSchema)
 def me():
     """The caller's own user."""
-    return service.get_user(current_principal())
+    return service.get_user(caller())

@@ -10,8 +10,9 @@ from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
 from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
+from portal.roles import LANDLORD, TENANT
 
-FINANCE_ROLES = ("LANDLORD", "TENANT")
+FINANCE_ROLES = (LANDLORD, TENANT)
 UNPAID_VOIDABLE = ("SENT", "OVERDUE")
 OVERDUE_FROM = ("SENT", "PARTIALLY_PAID")
 OVERDUE_BATCH = 500
@@ -27,7 +28,7 @@ def visible_invoices(principal):
     """A query of the invoices the caller may see."""
     require_finance_role(principal)
     query = db.select(Invoice)
-    if principal.role == "LANDLORD":
+    if principal.role == LANDLORD:
         return query.where(Invoice.landlord_id == principal.landlord_id)
     return query.where(Invoice.tenancy_id == principal.tenant_id)
 
@@ -82,7 +83,7 @@ def _build_lines(lines) -> list:
 
 def create_invoice(principal, data: dict):
     """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
-    if principal.role != "LANDLORD":
+    if principal.role != LANDLORD:
         raise Forbidden("Only a landlord may issue invoices.")
     tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
@@ -109,7 +110,7 @@ def void_invoice(principal, invoice_id: str):
     """Void an unpaid invoice (event invoice.voided)."""
     with atomic():  # get_invoice checks the finance role first
         invoice = get_invoice(principal, invoice_id, lock=True)
-        if principal.role != "LANDLORD":
+        if principal.role != LANDLORD:
             raise Forbidden("Only the landlord may void an invoice.")
         if invoice.status not in UNPAID_VOIDABLE or invoice.amount_paid > 0:
             raise InvalidTransition("Only an unpaid invoice can be voided.",
