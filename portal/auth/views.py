@@ -12,6 +12,7 @@ from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, R
 from portal.auth.tokens import issue_tokens, user_claims
 from portal.errors import Unauthorized
 from portal.extensions import limiter
+from portal.routes import no_idempotency
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
@@ -28,6 +29,7 @@ def _login_key():
 
 
 @blp.route("/login", methods=["POST"])
+@no_idempotency
 @limiter.limit(_login_limit, key_func=_login_key)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -42,6 +44,7 @@ def login(body):
 
 
 @blp.route("/refresh", methods=["POST"])
+@no_idempotency
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenSchema)
 def refresh(body):

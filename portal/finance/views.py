@@ -9,6 +9,7 @@ from webargs import core
 
 from portal.auth.principal import authenticated, caller
 from portal.finance import payment_intake, service
+from portal.routes import no_idempotency, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
                                     VoidSchema, WebhookResultSchema)
@@ -89,6 +90,8 @@ def _prefers_async() -> bool:
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@raw_body
+@no_idempotency
 @blp.response(200, WebhookResultSchema)
 @blp.alt_response(202, schema=WebhookResultSchema)
 @blp.doc(security=[], parameters=[
