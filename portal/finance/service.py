@@ -71,7 +71,8 @@ def _next_number(landlord_id: str, year: int) -> str:
     return f"INV-{year}-{value:06d}"
 
 
-def _build_lines(lines) -> list:
+def build_lines(lines) -> list:
+    """InvoiceLine rows for validated line values, each amount rounded once."""
     built = []
     for position, line in enumerate(lines, start=1):
         built.append(InvoiceLine(
@@ -82,27 +83,38 @@ def _build_lines(lines) -> list:
 
 
 def create_invoice(principal, data: dict):
-    """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
+    """Bill one of the landlord's tenancies (status SENT, or OVERDUE when already past due;
+    event invoice.created)."""
     if principal.role != LANDLORD:
         raise Forbidden("Only a landlord may issue invoices.")
     tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
         # The same answer for another landlord's tenancy as for none at all.
         raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
-    lines = _build_lines(data["lines"])
+    lines = build_lines(data["lines"])
     amount = money.invoice_amount(line.amount for line in lines)
     if amount <= 0 or amount > MAX_AMOUNT:
         raise ValidationFailed(details={"lines": [
             f"The invoice total must be between 0.01 and {MAX_AMOUNT}."]})
     with atomic():
-        invoice = Invoice(
-            id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
-            number=_next_number(tenancy.landlord_id, data["issue_date"].year),
-            issue_date=data["issue_date"], due_date=data["due_date"], currency=data["currency"],
-            amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
-            created_by=principal.user_id, lines=lines)
-        db.session.add(invoice)
-        record_invoice_event(invoice, "invoice.created", principal)
+        invoice = issue_invoice(tenancy, data["issue_date"], data["due_date"], data["currency"],
+                                lines, principal)
+    return invoice
+
+
+def issue_invoice(tenancy, issue_date, due_date, currency, lines, principal, rent_period=None):
+    """Add a numbered invoice and its invoice.created event to the current transaction."""
+    amount = money.invoice_amount(line.amount for line in lines)
+    invoice = Invoice(
+        id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
+        number=_next_number(tenancy.landlord_id, issue_date.year),
+        issue_date=issue_date, due_date=due_date, currency=currency,
+        amount=amount, amount_paid=money.to_cents(0),
+        status="OVERDUE" if due_date < utcnow().date() else "SENT", version=1,
+        created_by=principal.user_id if principal else None, rent_period=rent_period,
+        lines=lines)
+    db.session.add(invoice)
+    record_invoice_event(invoice, "invoice.created", principal)
     return invoice
 
 

@@ -89,6 +89,21 @@ def _prefers_async() -> bool:
                for token in prefer.split(","))
 
 
+def _receive(source):
+    respond_async = _prefers_async()
+    status, body = payment_intake.receive_webhook(
+        source, request.get_data(cache=True), request.headers.get(source.header), respond_async)
+    response = jsonify(body)
+    response.status_code = status
+    if respond_async:
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
+
+
+_PREFER = {"in": "header", "name": "Prefer", "schema": {"type": "string"},
+           "description": "respond-async: answer 202 at once"}
+
+
 @blp.route("/payments/webhook", methods=["POST"])
 @raw_body
 @no_idempotency
@@ -97,15 +112,21 @@ def _prefers_async() -> bool:
 @blp.doc(security=[], parameters=[
     {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
      "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
-    {"in": "header", "name": "Prefer", "schema": {"type": "string"},
-     "description": "respond-async: answer 202 at once"}])
+    _PREFER])
 def webhook():
     """The payment provider's signed notice; stored durably, then applied by a worker."""
-    respond_async = _prefers_async()
-    status, body = payment_intake.receive_webhook(
-        request.get_data(cache=True), request.headers.get("Webhook-Signature"), respond_async)
-    response = jsonify(body)
-    response.status_code = status
-    if respond_async:
-        response.headers["Preference-Applied"] = "respond-async"
-    return response
+    return _receive(payment_intake.GENERIC)
+
+
+@blp.route("/payments/webhook/stripe", methods=["POST"])
+@raw_body
+@no_idempotency
+@blp.response(200, WebhookResultSchema)
+@blp.alt_response(202, schema=WebhookResultSchema)
+@blp.doc(security=[], parameters=[
+    {"in": "header", "name": "Stripe-Signature", "schema": {"type": "string"},
+     "description": "Stripe's signature (STRIPE_WEBHOOK_SECRET)"}, _PREFER])
+def stripe_webhook():
+    """Stripe's own events (payment_intent.succeeded, charge.refunded; others are ignored),
+    stored durably, then applied by a worker."""
+    return _receive(payment_intake.STRIPE)
