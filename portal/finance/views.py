@@ -8,11 +8,12 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
 from portal.auth.principal import authenticated, caller
-from portal.finance import payment_intake, service
+from portal.finance import late_fees, payment_intake, service
 from portal.routes import no_idempotency, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
-                                    InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
-                                    VoidSchema, WebhookResultSchema)
+                                    InvoiceSchema, LateFeePolicyInputSchema,
+                                    LateFeePolicySchema, PaymentListArgsSchema,
+                                    PaymentListSchema, VoidSchema, WebhookResultSchema)
 
 
 class ExactJsonParser(FlaskParser):
@@ -81,6 +82,24 @@ def list_payments(args):
     """Payments on the caller's invoices, newest first (one invoice's with ?invoiceId=)."""
     return service.list_payments(caller(), args["limit"], args["cursor"],
                                  invoice_id=args["invoice_id"])
+
+
+@blp.route("/late-fee-policy", methods=["GET"])
+@_finance_role
+@blp.response(200, LateFeePolicySchema)
+def get_late_fee_policy():
+    """The landlord's late-fee policy (404 until one is set)."""
+    return late_fees.get_policy(caller())
+
+
+@blp.route("/late-fee-policy", methods=["PUT"])
+@_finance_role
+@blp.arguments(LateFeePolicyInputSchema)
+@blp.response(200, LateFeePolicySchema)
+def put_late_fee_policy(body):
+    """Set the landlord's late-fee policy: ``flat`` plus ``percent`` of what is still owed, once
+    per invoice still unpaid ``graceDays`` after its due date."""
+    return late_fees.set_policy(caller(), body)
 
 
 def _prefers_async() -> bool:
