@@ -8,7 +8,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.finance import service
 from portal.finance.models import Invoice
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.finance.conftest import (INVOICES, invoice_row, make_invoice, outbox, payment_body,
                                     post_webhook)
 
