@@ -4,7 +4,7 @@ import logging
 import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def register_errorhandlers(app):
         log.warning("redis unavailable: %s", exc)
         return error_response(503, "service_unavailable", "The cache is unavailable; retry later.")
 
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
     def _database(exc):
         log.warning("database unavailable: %s", exc)
