@@ -1,14 +1,14 @@
 """money: rent billing, late-fee policies, refunds, Stripe deliveries
 
-Revision ID: 0006_money
-Revises: 0005
+Revision ID: 0007_money
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0006_money"
-down_revision = "0005"
+revision = "0007_money"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
