@@ -91,6 +91,16 @@ def _count_refunds(payment: Payment) -> list:
     return waiting
 
 
+def pay(delivery, invoice_id, currency, amount, paid_at, provider, provider_ref) -> dict:
+    """Apply a provider's payment once per (provider, providerRef); return the outcome body."""
+    lock_reference(provider, provider_ref)
+    payment = find_payment(provider, provider_ref)
+    if payment is not None:  # another delivery already recorded this very payment
+        return outcome(payment, db.session.get(Invoice, payment.invoice_id))
+    invoice = payable_invoice(invoice_id, currency)
+    return record_payment(invoice, delivery, amount, paid_at, provider, provider_ref)
+
+
 def record_payment(invoice, delivery, amount, paid_at, provider, provider_ref) -> dict:
     """Add a confirmed payment to a locked invoice; return the delivery's outcome body."""
     payment = Payment(

@@ -57,10 +57,9 @@ def process_delivery(delivery_id: str) -> None:
 
 def _apply_generic(delivery, body) -> dict:
     payload = load_payload(body)  # 422 only if the schema changed since it was stored
-    invoice = ledger.payable_invoice(payload["invoice_id"], payload["currency"])
-    return ledger.record_payment(invoice, delivery, payload["amount"],
-                                 payload["paid_at"] or delivery.received_at,
-                                 delivery.provider, delivery.provider_ref)
+    return ledger.pay(delivery, payload["invoice_id"], payload["currency"], payload["amount"],
+                      payload["paid_at"] or delivery.received_at, delivery.provider,
+                      delivery.provider_ref)
 
 
 APPLIERS = {"generic": _apply_generic, "stripe": stripe_events.apply}

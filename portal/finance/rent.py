@@ -27,8 +27,9 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 def default_billing(tenancy_id: str) -> RentBilling:
     """The settings of a tenancy whose landlord has not set any: billed, on the defaults."""
     config = current_app.config
-    return RentBilling(tenancy_id=tenancy_id, due_day=config["RENT_DUE_DAY"],
-                       lead_days=config["RENT_LEAD_DAYS"], enabled=True)
+    # Kept to what a landlord may choose, whatever the settings say.
+    return RentBilling(tenancy_id=tenancy_id, due_day=min(max(config["RENT_DUE_DAY"], 1), 28),
+                       lead_days=min(max(config["RENT_LEAD_DAYS"], 0), 28), enabled=True)
 
 
 def visible_tenancy(principal, tenancy_id) -> Tenancy:

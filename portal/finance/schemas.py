@@ -123,6 +123,7 @@ class WebhookResultSchema(Schema):
     status = fields.String()
     delivery_id = fields.String()
     ignored = fields.Boolean(metadata={"description": "A Stripe event type we do not act on"})
+    refund = fields.Dict(metadata={"description": "A refund waiting for its payment"})
 
 
 class RentBillingInputSchema(InputSchema):

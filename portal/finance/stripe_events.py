@@ -126,14 +126,10 @@ def read(body: dict) -> Optional[StripeEvent]:
 def apply(delivery, body: dict) -> dict:
     """Apply a stored Stripe event (the caller holds the delivery's lock); return its outcome."""
     event = read(body)
-    ledger.lock_reference(PROVIDER, event.payment_ref)
     if event.type == PAYMENT_SUCCEEDED:
-        payment = ledger.find_payment(PROVIDER, event.payment_ref)
-        if payment is not None:  # another event already recorded this PaymentIntent
-            return ledger.outcome(payment, db.session.get(Invoice, payment.invoice_id))
-        invoice = ledger.payable_invoice(event.invoice_id, event.currency)
-        return ledger.record_payment(invoice, delivery, event.amount, event.created, PROVIDER,
-                                     event.payment_ref)
+        return ledger.pay(delivery, event.invoice_id, event.currency, event.amount,
+                          event.created, PROVIDER, event.payment_ref)
+    ledger.lock_reference(PROVIDER, event.payment_ref)
     payment = ledger.record_refund_level(delivery, PROVIDER, event.payment_ref, event.charge_id,
                                          event.amount, event.currency, event.created)
     if payment is None:
