@@ -65,6 +65,19 @@ def test_no_signature_is_401_even_where_unsigned_generic_calls_are_allowed(clien
     assert _nothing_stored(app)
 
 
+def test_a_body_that_is_not_utf8_is_400_and_a_non_ascii_header_401(client, app):
+    raw = b'{"id": "evt_\xff"}'
+    response = client.post(STRIPE_WEBHOOK, data=raw, content_type="application/json",
+                           headers={"Stripe-Signature": hmac_header(STRIPE_SECRET, raw)})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_json"
+    body = json.dumps(stripe_event(PAID, payment_intent("inv_x", 100))).encode()
+    header = hmac_header(STRIPE_SECRET, body) + ",v1=\u00e9"
+    response = client.post(STRIPE_WEBHOOK, data=body, content_type="application/json",
+                           headers={"Stripe-Signature": header.encode("latin-1")})
+    assert response.status_code == 401
+    assert _nothing_stored(app)
+
+
 def test_the_generic_secret_does_not_sign_stripe_events(client, app, invoice):
     from tests.finance.conftest import SECRET
     response = post_stripe(client, stripe_event(PAID, payment_intent(invoice["id"], 100)),
