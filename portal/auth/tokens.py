@@ -21,16 +21,16 @@ def issue_tokens(user, session_id=None) -> dict:
     session_id = session_id or secrets.token_hex(12)
     claims = {**user_claims(user), "sid": session_id}
     return {
-        "accessToken": create_access_token(identity=user.id, additional_claims=claims),
-        "refreshToken": create_refresh_token(identity=user.id, additional_claims=claims),
+        "access_token": create_access_token(identity=user.id, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=user.id, additional_claims=claims),
         "sessionId": session_id,
     }
 
 
 def set_session_cookies(response, tokens: dict):
     """Set the login's HttpOnly cookies (and their readable CSRF twins) on ``response``."""
-    set_access_cookies(response, tokens["accessToken"])
-    set_refresh_cookies(response, tokens["refreshToken"])
+    set_access_cookies(response, tokens["access_token"])
+    set_refresh_cookies(response, tokens["refresh_token"])
     return response
 
 
@@ -54,8 +54,8 @@ def mark_revoked(conn, session_id: str, ttl_s: float, only_if_missing=False) -> 
 
 def close_streams_of(session_id: str) -> None:
     """Open event streams of this session hear it through the stream and close within seconds."""
-    from portal.events.publisher import publish_control
-    publish_control("session_revoked", f"session:{session_id}")
+    from portal.events.redis_stream import append_control
+    append_control("session_revoked", f"session:{session_id}")
 
 
 def revoke_session(session_id: str, remember: timedelta = None) -> None:

@@ -31,8 +31,8 @@ def login(body):
 @blp.response(200, AccessTokenSchema)
 def refresh(body):
     """A new access token for a valid refresh token (body, Authorization header or cookie)."""
-    if body.get("refreshToken"):
-        claims = decode_token(body["refreshToken"])
+    if body.get("refresh_token"):
+        claims = decode_token(body["refresh_token"])
         if claims.get("type") != "refresh":
             raise Unauthorized("A refresh token is required.", code="invalid_token")
     else:
@@ -44,7 +44,7 @@ def refresh(body):
     user = service.get_user(principal)
     access = create_access_token(identity=user.id,
                                  additional_claims={**user_claims(user), "sid": claims["sid"]})
-    response = jsonify({"accessToken": access})
+    response = jsonify(AccessTokenSchema().dump({"access_token": access}))
     set_access_cookies(response, access)
     return response
 

@@ -12,18 +12,18 @@ blp = Blueprint("directory", __name__, url_prefix="/api", description="Who and w
 @blp.response(200, PropertyListSchema)
 def properties():
     """Properties the caller may see."""
-    return {"items": service.list_properties(current_principal()), "nextCursor": None}
+    return {"items": service.list_properties(current_principal()), "next_cursor": None}
 
 
 @blp.route("/tenancies", methods=["GET"])
 @blp.response(200, TenancyListSchema)
 def tenancies():
     """Tenancies the caller may see."""
-    return {"items": service.list_tenancies(current_principal()), "nextCursor": None}
+    return {"items": service.list_tenancies(current_principal()), "next_cursor": None}
 
 
 @blp.route("/contractors", methods=["GET"])
 @blp.response(200, ContractorListSchema)
 def contractors():
     """Contractor firms (landlords and OPS: all; a contractor: its own)."""
-    return {"items": service.list_contractors(current_principal()), "nextCursor": None}
+    return {"items": service.list_contractors(current_principal()), "next_cursor": None}

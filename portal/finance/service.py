@@ -1,13 +1,14 @@
 """Invoice rules: who may bill, see and void which invoice; numbering; overdue marking."""
 import sqlalchemy as sa
 
-from portal.database import MAX_AMOUNT, atomic, insert_for, new_id, utcnow
+from portal.database import atomic, insert_for, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from portal.events.outbox import invoice_audience, record_event
 from portal.extensions import db
 from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
 
 FINANCE_ROLES = ("LANDLORD", "TENANT")
@@ -74,16 +75,16 @@ def _build_lines(lines) -> list:
     for position, line in enumerate(lines, start=1):
         built.append(InvoiceLine(
             id=new_id("invl"), position=position, description=line["description"],
-            qty=line["qty"], unit_price=line["unitPrice"], tax_rate=line["taxRate"],
-            amount=money.line_amount(line["qty"], line["unitPrice"], line["taxRate"])))
+            qty=line["qty"], unit_price=line["unit_price"], tax_rate=line["tax_rate"],
+            amount=money.line_amount(line["qty"], line["unit_price"], line["tax_rate"])))
     return built
 
 
 def create_invoice(principal, data: dict):
-    """Bill one of the landlord's tenancies; return (invoice, outbox event id)."""
+    """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
     if principal.role != "LANDLORD":
         raise Forbidden("Only a landlord may issue invoices.")
-    tenancy = db.session.get(Tenancy, data["tenancyId"])
+    tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
         # The same answer for another landlord's tenancy as for none at all.
         raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
@@ -95,17 +96,17 @@ def create_invoice(principal, data: dict):
     with atomic():
         invoice = Invoice(
             id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
-            number=_next_number(tenancy.landlord_id, data["issueDate"].year),
-            issue_date=data["issueDate"], due_date=data["dueDate"], currency=data["currency"],
+            number=_next_number(tenancy.landlord_id, data["issue_date"].year),
+            issue_date=data["issue_date"], due_date=data["due_date"], currency=data["currency"],
             amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
             created_by=principal.user_id, lines=lines)
         db.session.add(invoice)
-        event_id = record_invoice_event(invoice, "invoice.created", principal)
-    return invoice, event_id
+        record_invoice_event(invoice, "invoice.created", principal)
+    return invoice
 
 
 def void_invoice(principal, invoice_id: str):
-    """Void an unpaid invoice; return (invoice, outbox event id)."""
+    """Void an unpaid invoice (event invoice.voided)."""
     with atomic():  # get_invoice checks the finance role first
         invoice = get_invoice(principal, invoice_id, lock=True)
         if principal.role != "LANDLORD":
@@ -116,8 +117,8 @@ def void_invoice(principal, invoice_id: str):
         invoice.status = "VOID"
         invoice.voided_at = utcnow()
         invoice.version += 1
-        event_id = record_invoice_event(invoice, "invoice.voided", principal)
-    return invoice, event_id
+        record_invoice_event(invoice, "invoice.voided", principal)
+    return invoice
 
 
 def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
@@ -131,9 +132,9 @@ def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
 
 
 def mark_overdue(today=None) -> list:
-    """Mark SENT / PARTIALLY_PAID invoices past their due date OVERDUE; return the event ids."""
+    """Mark SENT / PARTIALLY_PAID invoices past their due date OVERDUE; return their ids."""
     today = today or utcnow().date()
-    event_ids = []
+    marked = []
     while True:
         with atomic():
             query = (db.select(Invoice)
@@ -146,16 +147,16 @@ def mark_overdue(today=None) -> list:
             for invoice in invoices:
                 invoice.status = "OVERDUE"
                 invoice.version += 1
-                event_ids.append(record_invoice_event(invoice, "invoice.overdue", None))
+                record_invoice_event(invoice, "invoice.overdue", None)
+                marked.append(invoice.id)
         if len(invoices) < OVERDUE_BATCH:
-            return event_ids
+            return marked
 
 
-def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> str:
-    """Write the invoice's outbox event in the current transaction; return its id."""
-    event = record_event(
+def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> None:
+    """Write the invoice's outbox event in the current transaction."""
+    record_event(
         event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
         resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
         audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
         version=invoice.version)
-    return event.id

@@ -4,7 +4,6 @@ from portal.auth import service as auth
 from portal.auth.schemas import LoginSchema
 from portal.auth.tokens import issue_tokens
 from portal.directory import service as directory
-from portal.events.dispatch import published
 from portal.finance import service as finance
 from portal.finance.schemas import InvoiceCreateSchema
 from portal.notifications import service as notifications
@@ -28,7 +27,7 @@ def file_ticket(principal, form):
     data = values(form, ("title", "description", "priority", "category"))
     data["propertyId"] = own[0].id if own else ""
     body = load(TicketCreateSchema(), data)
-    return published(*tickets.create_ticket(principal, **body))
+    return tickets.create_ticket(principal, **body)
 
 
 def act_on_ticket(principal, ticket_id: str, name: str, form):
@@ -36,17 +35,15 @@ def act_on_ticket(principal, ticket_id: str, name: str, form):
     action = action_named(name)
     if action.call == state.ASSIGN:
         body = load(AssignSchema(), values(form, ("contractorId",)))
-        change = tickets.assign(principal, ticket_id, body["contractor_id"])
-    elif action.call == state.QUOTE:
+        return tickets.assign(principal, ticket_id, body["contractor_id"])
+    if action.call == state.QUOTE:
         body = load(QuoteSchema(), {"notes": "", **values(form, ("amount", "notes"),
                                                           numbers=("amount",))})
-        change = tickets.submit_quote(principal, ticket_id, body["amount"], body["notes"])
-    elif action.call == state.APPROVE:
-        change = tickets.approve(principal, ticket_id)
-    else:
-        body = load(StatusChangeSchema(), {**values(form, ("note",)), "to": action.target})
-        change = tickets.change_status(principal, ticket_id, body["to"], body.get("note"))
-    return published(*change)
+        return tickets.submit_quote(principal, ticket_id, body["amount"], body["notes"])
+    if action.call == state.APPROVE:
+        return tickets.approve(principal, ticket_id)
+    body = load(StatusChangeSchema(), {**values(form, ("note",)), "to": action.target})
+    return tickets.change_status(principal, ticket_id, body["to"], body.get("note"))
 
 
 LINE_FIELDS = ("description", "qty", "unitPrice", "taxRate")
@@ -57,7 +54,7 @@ def issue_invoice(principal, form):
     head = values(form, ("tenancyId", "issueDate", "dueDate", "currency"))
     line = values(form, LINE_FIELDS, numbers=("qty", "unitPrice", "taxRate"))
     body = load(InvoiceCreateSchema(), {**head, "lines": [line]})
-    return published(*finance.create_invoice(principal, body))
+    return finance.create_invoice(principal, body)
 
 
 def mark_all_read(principal) -> int:
