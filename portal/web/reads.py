@@ -29,7 +29,7 @@ def _property_names(principal) -> dict:
 def board(principal, status=None, cursor=None) -> dict:
     """The visible tickets, newest first, optionally of one status."""
     found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status)
-    return {"tickets": found["items"], "next_cursor": found["nextCursor"], "status": status,
+    return {"tickets": found["items"], "next_cursor": found["next_cursor"], "status": status,
             "cursor": cursor,
             "statuses": state.STATUSES, "properties": _property_names(principal)}
 
