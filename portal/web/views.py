@@ -14,7 +14,7 @@ from portal.web.session import page, safe_next, signed_in
 from portal.web.templating import register_templating
 
 blp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-                static_url_path="/static")
+                static_url_path="/assets")
 register_templating(blp)
 
 
