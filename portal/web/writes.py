@@ -25,8 +25,9 @@ def file_ticket(principal, form):
     """A tenant reports a problem at its own property; the new ticket."""
     own = directory.list_properties(principal) if principal.role == state.TENANT else []
     data = values(form, ("title", "description", "priority", "category"))
-    # On a phone the title is often all there is to say: it is then the description too.
-    data.setdefault("description", data.get("title", ""))
+    # On a phone the title is often all there is to say: it is then the description too (and
+    # an optional field never reports itself missing when the title is).
+    data.setdefault("description", data.get("title", "(no details)"))
     data["propertyId"] = own[0].id if own else ""
     body = load(TicketCreateSchema(), data)
     return tickets.create_ticket(principal, **body)
