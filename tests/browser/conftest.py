@@ -28,15 +28,16 @@ def chromium_present():
         pytest.skip(NO_CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(app, demo, database_url, tmp_path_factory):
-    """One running stack for every browser test (starting it takes seconds on 2 cores)."""
+    """One running stack for the browser tests (starting it takes seconds on 2 cores), stopped
+    when they are done: its worker and beat must not deliver the outbox of later tests."""
     with running_stack(tmp_path_factory.mktemp("browser-stack"), database_url,
                        PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
