@@ -5,7 +5,7 @@ import logging
 import redis
 from flask import current_app, jsonify, make_response, request
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class ServiceUnavailable(DomainError):
 
 
 def error_response(status, code, message, details=None):
-    """Build the SPEC's error body with its status."""
+    """Build the error body (docs/API.md) with its status."""
     body = {"code": code, "message": message}
     if details:
         body["details"] = details
@@ -147,6 +147,7 @@ def register_errorhandlers(app):
         log.warning("redis unavailable: %s", exc)
         return answer(503, "service_unavailable", "The cache is unavailable; retry later.")
 
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
     def _database(exc):
         log.warning("database unavailable: %s", exc)

@@ -1,4 +1,4 @@
-"""Idempotency-Key for every authenticated POST (SPEC §5).
+"""Idempotency-Key for every authenticated POST (docs/API.md).
 
 The key row is inserted first, as IN_FLIGHT, in its own transaction: a concurrent request with the
 same key hits the unique constraint and gets a replay (DONE), 422 (other body) or 409 (in flight).
@@ -16,12 +16,12 @@ from portal.auth.principal import optional_principal
 from portal.database import id_column, new_id, utcnow
 from portal.errors import BadRequest, Conflict, ValidationFailed
 from portal.extensions import db
+from portal.routes import marked
 
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 # Unauthenticated POSTs have their own protection (login throttling, webhook dedup).
-EXEMPT_PATHS = ("/api/auth/login", "/api/auth/refresh", "/api/finance/payments/webhook")
 # A request that died without storing its answer frees its key after this long.
 STALE_IN_FLIGHT = timedelta(minutes=5)
 
@@ -78,7 +78,7 @@ def _claim(user_id: str, key: str, request_hash: str):
 
 
 def _before():
-    if request.method != "POST" or request.path in EXEMPT_PATHS:
+    if request.method != "POST" or marked("no_idempotency"):
         return None
     key = request.headers.get(HEADER)
     if key is None:

@@ -5,17 +5,19 @@ from flask_jwt_extended import (create_access_token, decode_token, get_jwt, set_
 from flask_smorest import Blueprint
 
 from portal.auth import service
-from portal.auth.principal import Principal, current_principal
+from portal.auth.principal import Principal, authenticated, caller
 from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
                                  TokenSchema, UserSchema)
 from portal.auth.throttle import login_throttle
 from portal.auth.tokens import issue_tokens, set_session_cookies, user_claims
 from portal.errors import Unauthorized
+from portal.routes import no_idempotency
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
 
 @blp.route("/login", methods=["POST"])
+@no_idempotency
 @login_throttle
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -27,6 +29,7 @@ def login(body):
 
 
 @blp.route("/refresh", methods=["POST"])
+@no_idempotency
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenSchema)
 def refresh(body):
@@ -50,17 +53,19 @@ def refresh(body):
 
 
 @blp.route("/logout", methods=["POST"])
+@authenticated
 @blp.response(200, LogoutSchema)
 def logout():
     """Revoke this session's tokens everywhere (REST and the event stream) and clear cookies."""
-    service.logout(current_principal())
+    service.logout(caller())
     response = jsonify({"success": True})
     unset_jwt_cookies(response)
     return response
 
 
 @blp.route("/me", methods=["GET"])
+@authenticated
 @blp.response(200, UserSchema)
 def me():
     """The caller's own user."""
-    return service.get_user(current_principal())
+    return service.get_user(caller())

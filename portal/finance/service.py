@@ -4,21 +4,23 @@ import sqlalchemy as sa
 from portal.database import atomic, insert_for, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.events.outbox import invoice_audience, record_event
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
 from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
+from portal.roles import LANDLORD, TENANT
 
-FINANCE_ROLES = ("LANDLORD", "TENANT")
+FINANCE_ROLES = (LANDLORD, TENANT)
 UNPAID_VOIDABLE = ("SENT", "OVERDUE")
 OVERDUE_FROM = ("SENT", "PARTIALLY_PAID")
 OVERDUE_BATCH = 500
 
 
 def require_finance_role(principal):
-    """Contractors and OPS see no invoices (SPEC §1): 403 before anything is loaded."""
+    """Contractors and OPS see no invoices (docs/API.md: who sees what): 403 before anything is loaded."""
     if principal.role not in FINANCE_ROLES:
         raise Forbidden("Your role has no access to finance.")
 
@@ -27,7 +29,7 @@ def visible_invoices(principal):
     """A query of the invoices the caller may see."""
     require_finance_role(principal)
     query = db.select(Invoice)
-    if principal.role == "LANDLORD":
+    if principal.role == LANDLORD:
         return query.where(Invoice.landlord_id == principal.landlord_id)
     return query.where(Invoice.tenancy_id == principal.tenant_id)
 
@@ -82,7 +84,7 @@ def _build_lines(lines) -> list:
 
 def create_invoice(principal, data: dict):
     """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
-    if principal.role != "LANDLORD":
+    if principal.role != LANDLORD:
         raise Forbidden("Only a landlord may issue invoices.")
     tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
@@ -109,7 +111,7 @@ def void_invoice(principal, invoice_id: str):
     """Void an unpaid invoice (event invoice.voided)."""
     with atomic():  # get_invoice checks the finance role first
         invoice = get_invoice(principal, invoice_id, lock=True)
-        if principal.role != "LANDLORD":
+        if principal.role != LANDLORD:
             raise Forbidden("Only the landlord may void an invoice.")
         if invoice.status not in UNPAID_VOIDABLE or invoice.amount_paid > 0:
             raise InvalidTransition("Only an unpaid invoice can be voided.",
@@ -153,10 +155,15 @@ def mark_overdue(today=None) -> list:
             return marked
 
 
+def invoice_audience(invoice: Invoice) -> list:
+    """Who sees an invoice's events: the landlord's and the tenancy's users only."""
+    return [audience.landlord(invoice.landlord_id), audience.tenant(invoice.tenancy_id)]
+
+
 def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> None:
     """Write the invoice's outbox event in the current transaction."""
     record_event(
         event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
         resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
-        audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
+        audience=invoice_audience(invoice),
         version=invoice.version)

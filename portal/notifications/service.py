@@ -10,6 +10,7 @@ from portal.notifications.models import Notification
 from portal.notifications.texts import describe
 from portal.pagination import paginate
 
+
 def _insert_ignoring_duplicates(rows):
     """INSERT … ON CONFLICT (event_id, user_id) DO NOTHING, on PostgreSQL and SQLite."""
     stmt = insert_for(Notification).values(rows).on_conflict_do_nothing(
