@@ -40,13 +40,42 @@
     return !!shown && Number(shown.getAttribute("data-version")) >= version;
   }
 
+  // What a person has typed or chosen in a region's forms, so that a swap keeps it.
+  function fieldKey(field) {
+    return (field.form ? field.form.getAttribute("action") : "") + "|" + field.name;
+  }
+
+  function edited(region) {
+    var kept = {};
+    region.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (field) {
+      var changed = field.tagName === "SELECT" ?
+        Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; }) :
+        field.type !== "hidden" && field.value !== field.defaultValue;
+      if (changed) kept[fieldKey(field)] = field.value;
+    });
+    return kept;
+  }
+
+  function restore(region, kept, focusedKey) {
+    region.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (field) {
+      var key = fieldKey(field);
+      if (Object.prototype.hasOwnProperty.call(kept, key)) field.value = kept[key];
+      if (key === focusedKey) field.focus();
+    });
+  }
+
   function swap(url, html) {
     var region = regionAt(url);
     if (!region) return;
     var holder = document.createElement("template");
     holder.innerHTML = html.trim();
     var fresh = holder.content.firstElementChild;
-    if (fresh) region.replaceWith(fresh);
+    if (!fresh) return;
+    var kept = edited(region);
+    var focused = region.contains(document.activeElement) && document.activeElement.name ?
+      fieldKey(document.activeElement) : null;
+    region.replaceWith(fresh);
+    restore(fresh, kept, focused);
   }
 
   function refresh(url) {
