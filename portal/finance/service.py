@@ -8,7 +8,7 @@ from portal.events import audience
 from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.finance import money
-from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment, Refund
 from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
 from portal.roles import LANDLORD, TENANT
@@ -143,6 +143,14 @@ def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
         get_invoice(principal, invoice_id)
         query = query.where(Payment.invoice_id == invoice_id)
     return paginate(query, Payment, limit, cursor)
+
+
+def list_refunds(principal, invoice_id) -> list:
+    """The refunds counted against a visible invoice's payments, oldest first (404 otherwise)."""
+    invoice = get_invoice(principal, invoice_id)
+    return db.session.execute(db.select(Refund).where(
+        Refund.invoice_id == invoice.id, Refund.payment_id.is_not(None))
+        .order_by(Refund.refunded_at, Refund.level)).scalars().all()
 
 
 def mark_overdue(today=None) -> list:
