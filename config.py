@@ -39,6 +39,8 @@ class BaseConfig:
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")
     REDIS_MAX_CONNECTIONS = _env("REDIS_MAX_CONNECTIONS", 64, int)
+    # The web server listens on loopback unless told otherwise (HOST=0.0.0.0 behind a proxy).
+    HOST = _env("HOST", "127.0.0.1")
     PORT = _env("PORT", 4000, int)
     MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 1024 * 1024, int)
 
@@ -124,6 +126,7 @@ class ProductionConfig(BaseConfig):
     """Production: real secrets required, unsigned webhooks never accepted."""
 
     PORTAL_ENV = "production"
+    # Forced: the environment variable is ignored here, and the webhook checks PORTAL_ENV too.
     WEBHOOK_ALLOW_UNSIGNED = False
     JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", True, bool)
 

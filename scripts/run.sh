@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 export PORT=${PORT:-4000}
+# Loopback only unless HOST says otherwise: development accepts unsigned payment webhooks.
+export HOST=${HOST:-127.0.0.1}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 mkdir -p var
 
@@ -34,5 +36,5 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "portal on http://127.0.0.1:$PORT/api (Ctrl-C stops everything)"
+echo "portal on http://$HOST:$PORT/api (Ctrl-C stops everything)"
 PATH="$PWD/$BIN:$PATH" "$BIN/honcho" start -f Procfile

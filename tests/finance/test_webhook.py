@@ -64,6 +64,16 @@ def test_unsigned_calls_need_the_development_setting(client, app, invoice, monke
     assert _bad.status_code == 401 and count(app, WebhookDelivery) == 1
 
 
+def test_production_refuses_unsigned_calls_even_when_the_setting_says_yes(client, app, invoice,
+                                                                         monkeypatch):
+    # The config class already forces the setting off; an app configured by hand (overrides,
+    # a settings file) must not get around it either.
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_UNSIGNED", True)
+    _refused(app, post_webhook(client, payment_body(invoice["id"]), sign=False),
+             "missing_signature")
+
+
 def test_secret_rotation_accepts_old_and_new(client, app, invoice, monkeypatch, celery_worker):
     monkeypatch.setitem(app.config, "PAYMENT_WEBHOOK_SECRET", "whsec_new, " + SECRET)
     old = post_webhook(client, payment_body(invoice["id"], amount="10.00"), secret=SECRET)
