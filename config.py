@@ -5,6 +5,8 @@ Every value can be overridden by an environment variable of the same name.
 import os
 from datetime import timedelta
 
+from portal import tasks
+
 BASE_DIR = os.path.abspath(os.path.dirname(__file__))
 
 
@@ -89,6 +91,36 @@ class BaseConfig:
     IDEMPOTENCY_PURGE_S = _env("IDEMPOTENCY_PURGE_S", 3600.0, float)
     # How soon the beat puts logouts back into a Redis that restarted without persistence.
     REVOCATION_RESTORE_S = _env("REVOCATION_RESTORE_S", 30.0, float)
+
+    # Celery's settings and the beat's schedule (the broker and result backend default to
+    # REDIS_URL; CELERY_BROKER_URL / CELERY_RESULT_BACKEND override them).
+    CELERY = {
+        "include": list(tasks.TASK_MODULES),
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"socket_connect_timeout": 2, "socket_timeout": 10},
+        # A publish must not hang a request when the broker is down: fail fast, the relay retries.
+        "task_publish_retry": False,
+        "broker_connection_timeout": 2,
+        "timezone": "UTC",
+        "beat_schedule": {
+            "relay-outbox": {"task": tasks.RELAY_OUTBOX, "schedule": OUTBOX_RELAY_S},
+            "purge-idempotency-keys": {"task": tasks.PURGE_IDEMPOTENCY_KEYS,
+                                       "schedule": IDEMPOTENCY_PURGE_S},
+            # A restore that waited longer than its own interval is stale: the next replaces it.
+            "restore-revocations": {"task": tasks.RESTORE_REVOCATIONS,
+                                    "schedule": REVOCATION_RESTORE_S,
+                                    "options": {"expires": REVOCATION_RESTORE_S}},
+            "purge-revocations": {"task": tasks.PURGE_REVOCATIONS,
+                                  "schedule": IDEMPOTENCY_PURGE_S},
+            "mark-overdue-invoices": {"task": tasks.MARK_OVERDUE, "schedule": OVERDUE_SCHEDULE_S},
+            "requeue-stuck-payment-deliveries": {"task": tasks.REQUEUE_PAYMENTS,
+                                                 "schedule": WEBHOOK_REQUEUE_S},
+        },
+    }
 
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)

@@ -154,10 +154,9 @@ class Events:
         return next(k.split(":", 1)[1] for k in self.audience(kind) if k.startswith("landlord:"))
 
     def _outbox(self, kind):
-        """No API yet: write the outbox row as a service would, commit, enqueue delivery."""
+        """No API yet: write the outbox row as a service would and commit (which enqueues it)."""
         from portal.auth.principal import Principal
         from portal.database import new_id
-        from portal.events.dispatch import enqueue_delivery
         from portal.events.outbox import record_event
         from portal.extensions import db
 
@@ -165,12 +164,11 @@ class Events:
         tenant = self.users["tenant" if kind == "ticket.created" else "tenant2"].info["tenantId"]
         resource = {"type": kind.split(".")[0], "id": new_id("tkt" if kind[0] == "t" else "inv")}
         with self.outbox_app.app_context():
-            row = record_event(kind, Principal.from_claims(
+            record_event(kind, Principal.from_claims(
                 {"sub": actor.info["id"], "role": actor.info["role"],
                  "landlordId": actor.info.get("landlordId"), "tenantId": actor.info.get("tenantId")}),
                 landlord_id=self.audience_landlord(kind), tenant_id=tenant,
                 resources=[resource], audience=sorted(self.audience(kind)), version=1)
             db.session.commit()
-            enqueue_delivery(row.id)
             db.session.remove()
         return resource["id"]

@@ -4,12 +4,13 @@ import logging
 
 from flask import Flask
 
-from config import get_config
 from portal.extensions import api, db, jwt, limiter, migrate, redis_client
 
 
 def create_app(config_name=None, overrides=None) -> Flask:
     """Build a configured app; no I/O happens here (connections open on first use)."""
+    from config import get_config  # config.py imports portal.tasks: not at import time
+
     app = Flask(__name__)
     config = get_config(config_name)
     if hasattr(config, "validate"):
@@ -30,19 +31,16 @@ def create_app(config_name=None, overrides=None) -> Flask:
 
 def _derive_config(app):
     """Values that follow from others unless set explicitly."""
-    app.config.setdefault("CELERY_BROKER_URL", app.config["REDIS_URL"])
-    app.config.setdefault("CELERY_RESULT_BACKEND", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "ratelimit")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    from worker.schedule import beat_schedule
-    app.config.setdefault("BEAT_SCHEDULE", beat_schedule(app.config))
 
 
 def register_extensions(app):
     """Bind the unbound singletons and the cross-cutting request hooks."""
     from portal import http, idempotency, models  # noqa: F401  (models: every table)
     from portal.auth import tokens
+    from portal.events import enqueue
     from portal.database import alembic_render_item, configure_sqlite
 
     db.init_app(app)
@@ -59,6 +57,7 @@ def register_extensions(app):
     api.init_app(app)
     http.init_app(app)  # before idempotency: a malformed body never claims a key
     idempotency.init_app(app)
+    enqueue.init_app(app)
 
 
 def _migrations_dir():

@@ -4,7 +4,8 @@ from flask import has_app_context
 
 
 def celery_init_app(app) -> Celery:
-    """Create the Celery app bound to this Flask app and store it in ``app.extensions``."""
+    """Create the Celery app bound to this Flask app (settings: ``CELERY`` in config.py) and
+    store it in ``app.extensions``."""
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -15,21 +16,12 @@ def celery_init_app(app) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    config = app.config
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object({
-        "broker_url": app.config["CELERY_BROKER_URL"],
-        "result_backend": app.config["CELERY_RESULT_BACKEND"],
-        "task_ignore_result": True,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 4,
-        "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"socket_connect_timeout": 2, "socket_timeout": 10},
-        # A publish must not hang a request when the broker is down: fail fast, the relay retries.
-        "task_publish_retry": False,
-        "broker_connection_timeout": 2,
-        "timezone": "UTC",
-        "beat_schedule": app.config.get("BEAT_SCHEDULE", {}),
+        **config["CELERY"],
+        "broker_url": config.get("CELERY_BROKER_URL") or config["REDIS_URL"],
+        "result_backend": config.get("CELERY_RESULT_BACKEND") or config["REDIS_URL"],
     })
     celery.set_default()
     app.extensions["celery"] = celery

@@ -176,9 +176,9 @@ def celery_worker(app):
     """A real Celery worker (in a thread) on this run's Redis broker, for the test's duration."""
     from celery.contrib.testing.worker import start_worker
 
-    import worker.tasks  # noqa: F401  (registers every task by name)
 
     celery = app.extensions["celery"]
+    celery.loader.import_default_modules()  # the task modules of CELERY["include"]
     with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=30, loglevel="WARNING") as worker_:
         yield worker_
@@ -188,14 +188,14 @@ def celery_worker(app):
 def revocation_lookups(monkeypatch):
     """Each session-revocation lookup in Redis, recorded (the real lookup still answers)."""
     from portal.auth import service, tokens
-    from portal.events import stream
+    from portal.events import connection
     calls = []
     real = tokens.is_session_revoked
 
     def recorded(session_id):
         calls.append(session_id)
         return real(session_id)
-    for module in (tokens, service, stream):  # the last two imported the function by name
+    for module in (tokens, service, connection):  # the last two imported the function by name
         monkeypatch.setattr(module, "is_session_revoked", recorded)
     return calls
 

@@ -1,1 +1,1 @@
-"""Celery task shells: each names a task and calls one service function."""
+"""Celery task shells: each names a task (portal/tasks.py) and calls one service function."""

@@ -46,8 +46,8 @@ def mark_revoked(conn, session_id: str, ttl_s: float, only_if_missing=False) -> 
 
 def close_streams_of(session_id: str) -> None:
     """Open event streams of this session hear it through the stream and close within seconds."""
-    from portal.events.publisher import publish_control
-    publish_control("session_revoked", f"session:{session_id}")
+    from portal.events.redis_stream import append_control
+    append_control("session_revoked", f"session:{session_id}")
 
 
 def revoke_session(session_id: str, remember: timedelta = None) -> None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.database import atomic, iso, utcnow
-from portal.events import publisher
+from portal.events import redis_stream
 from portal.events.audience import recipient_ids
 from portal.events.models import OutboxEvent
 from portal.events.outbox import envelope
@@ -49,7 +49,7 @@ def deliver_event(event_id: str):
             ("notification.created", [f"user:{n.user_id}"], notification_envelope(event, n))
             for n in created]
     # Notifications are committed before the XADD: a client told about one can fetch it.
-    stream_id, _fresh = publisher.publish(event_id, entries)
+    stream_id, _fresh = redis_stream.append(event_id, entries)
     with atomic():
         db.session.execute(
             sa.update(OutboxEvent)

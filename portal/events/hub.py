@@ -10,15 +10,14 @@ the app is imported), a real thread under the dev server and the test client.
 import gc
 import logging
 import os
-import socket
 import threading
 import time
-from collections import deque
 
 import redis
 
 from portal.errors import DomainError
-from portal.events import sse, wire
+from portal.events import sse
+from portal.events.subscriber import Subscriber
 from portal.events.metrics import metrics
 
 log = logging.getLogger(__name__)
@@ -27,94 +26,6 @@ log = logging.getLogger(__name__)
 class TooManyStreams(DomainError):
     status, code = 429, "too_many_streams"
     message = "Too many open event streams for this user; close one and retry."
-
-
-def _new_wakeup():
-    """An Event that blocks the right thing: a greenlet under gevent, a thread otherwise."""
-    if wire.cooperative():
-        from gevent.event import Event
-        return Event()
-    return threading.Event()
-
-
-class Subscriber:
-    """One open stream: its audience keys, a bounded queue of (entry id, frame, ms) and, under
-    gunicorn + gevent, the Wire the hub writes to directly while the stream's greenlet is parked."""
-
-    __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered", "sock",
-                 "wire", "direct", "pending", "sent_at")
-
-    def __init__(self, principal, limit: int, sock=None, wire=None):
-        self.user_id = principal.user_id
-        self.keys = principal.audience_keys()
-        self.limit = limit
-        self.queue = deque()
-        self.wakeup = _new_wakeup()
-        self.closed = None  # the reason, once the hub ends this stream
-        self.registered = False
-        self.sock = sock  # the client's socket, when the server exposes it
-        self.wire = wire
-        self.direct = False  # True only while parked in wait(direct=True): the hub may write
-        self.pending = None  # the tail of a frame the kernel took only part of
-        self.sent_at = time.monotonic()  # the last write to this client (for heartbeats)
-
-    def push(self, item) -> bool:
-        """Queue an item; False when the queue is full (the hub then closes the stream)."""
-        if len(self.queue) >= self.limit:
-            return False
-        self.queue.append(item)
-        self.direct = False
-        self.wakeup.set()
-        return True
-
-    def send_direct(self, data: bytes, now: float) -> bool:
-        """The hub's write while the stream is parked; False when the kernel took nothing (the
-        caller queues the item instead). OSError when the client is gone."""
-        sent = self.wire.send_nowait(data)
-        if not sent:
-            return False
-        self.sent_at = now
-        if sent < len(data):
-            # The greenlet finishes this frame before anything else is written.
-            self.pending = memoryview(data)[sent:]
-            self.direct = False
-            self.wakeup.set()
-        return True
-
-    def close(self, reason: str) -> None:
-        """Ask the stream to end (overflow, session revoked, client gone, hub shutdown)."""
-        self.closed = reason
-        self.direct = False
-        self.wakeup.set()
-        if reason == "overflow" and self.sock is not None:
-            # A client that stopped reading leaves its greenlet parked in a socket write that
-            # never completes; shutting the socket down wakes that write with an error, so the
-            # connection, its greenlet and its worker_connections slot are all released.
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def wait(self, timeout: float, direct: bool = False) -> None:
-        """Block until something is queued, the stream is closed, or ``timeout`` passes.
-
-        With ``direct`` (and a Wire) the hub writes events itself meanwhile, without waking it.
-        """
-        if not self.queue and self.closed is None and self.pending is None:
-            self.direct = direct and self.wire is not None
-            try:
-                self.wakeup.wait(timeout)
-            finally:
-                self.direct = False
-        # Cleared before draining: a push after this point sets it again, so none is missed.
-        self.wakeup.clear()
-
-    def drain(self) -> list:
-        """Everything queued, oldest first."""
-        items = []
-        while self.queue:
-            items.append(self.queue.popleft())
-        return items
 
 
 class Hub:
@@ -230,7 +141,7 @@ class Hub:
             backoff = 0.2
             for _key, entries in response or ():
                 if entries:
-                    self.dispatch(entries)
+                    self.route(entries)
                     self.last_id = entries[-1][0]
             if self.freeze_gc:
                 self._refreeze()
@@ -253,7 +164,7 @@ class Hub:
             gc.freeze()
             self._frozen_at = now
 
-    def dispatch(self, entries) -> None:
+    def route(self, entries) -> None:
         """Hand each entry to the local subscribers whose keys meet its audience."""
         with self._lock:
             plan = []  # (targets, item) of the events in this batch, in stream order
@@ -267,16 +178,16 @@ class Hub:
                         targets.update(members)
                 metrics.inc("events_read")
                 if event_type.startswith(b"control."):
-                    self._deliver(plan)  # what came before the control entry goes out first
+                    self._write_batch(plan)  # what came before the control entry goes out first
                     plan = []
                     self._control(event_type, targets)
                     continue
                 if targets:
                     frame = sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
                     plan.append((targets, (entry_id, frame, sse.entry_ms(entry_id))))
-            self._deliver(plan)
+            self._write_batch(plan)
 
-    def _deliver(self, plan) -> None:
+    def _write_batch(self, plan) -> None:
         """Each stream gets this batch's events in one write: a burst is not a send per event."""
         if len(plan) == 1:
             targets, item = plan[0]

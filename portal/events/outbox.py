@@ -2,6 +2,7 @@
 import json
 
 from portal.database import iso, new_id, utcnow
+from portal.events.enqueue import mark_pending
 from portal.events.models import OutboxEvent
 from portal.extensions import db
 
@@ -21,7 +22,8 @@ def invoice_audience(landlord_id, tenancy_id):
 
 def record_event(event_type, principal, *, landlord_id, tenant_id, resources, audience,
                  version=None) -> OutboxEvent:
-    """Add an outbox row to the current session; the service's commit makes it durable."""
+    """Add an outbox row to the current session; its commit makes it durable and enqueues its
+    delivery (portal/events/enqueue.py)."""
     row = OutboxEvent(
         id=new_id("evt"), type=event_type,
         actor_id=principal.user_id if principal else None,
@@ -30,6 +32,7 @@ def record_event(event_type, principal, *, landlord_id, tenant_id, resources, au
         resources=json.dumps(resources), audience=json.dumps(sorted(set(audience))),
         version=version, occurred_at=utcnow())
     db.session.add(row)
+    mark_pending(db.session(), row.id)
     return row
 
 

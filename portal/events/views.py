@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from portal.auth.principal import current_principal
 from portal.errors import Forbidden
-from portal.events import stream, wire
+from portal.events import connection, wire
 from portal.events.metrics import metrics
 
 blp = Blueprint("events", __name__, url_prefix="/api", description="Live events")
@@ -34,7 +34,7 @@ def events():
     sock = request.environ.get("gunicorn.socket") or request.environ.get("gunicorn.sock")
     # ...and, under gevent, lets the hub write events to it directly (portal/events/wire.py).
     direct = wire.for_environ(request.environ) if current_app.config["SSE_DIRECT_WRITES"] else None
-    body = stream.open_stream(principal, last_event_id, sock, direct)
+    body = connection.open_stream(principal, last_event_id, sock, direct)
     return Response(body, mimetype="text/event-stream", direct_passthrough=True, headers=headers)
 
 

@@ -80,7 +80,7 @@ def _build_lines(lines) -> list:
 
 
 def create_invoice(principal, data: dict):
-    """Bill one of the landlord's tenancies; return (invoice, outbox event id)."""
+    """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
     if principal.role != "LANDLORD":
         raise Forbidden("Only a landlord may issue invoices.")
     tenancy = db.session.get(Tenancy, data["tenancyId"])
@@ -100,12 +100,12 @@ def create_invoice(principal, data: dict):
             amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
             created_by=principal.user_id, lines=lines)
         db.session.add(invoice)
-        event_id = record_invoice_event(invoice, "invoice.created", principal)
-    return invoice, event_id
+        record_invoice_event(invoice, "invoice.created", principal)
+    return invoice
 
 
 def void_invoice(principal, invoice_id: str):
-    """Void an unpaid invoice; return (invoice, outbox event id)."""
+    """Void an unpaid invoice (event invoice.voided)."""
     with atomic():  # get_invoice checks the finance role first
         invoice = get_invoice(principal, invoice_id, lock=True)
         if principal.role != "LANDLORD":
@@ -116,8 +116,8 @@ def void_invoice(principal, invoice_id: str):
         invoice.status = "VOID"
         invoice.voided_at = utcnow()
         invoice.version += 1
-        event_id = record_invoice_event(invoice, "invoice.voided", principal)
-    return invoice, event_id
+        record_invoice_event(invoice, "invoice.voided", principal)
+    return invoice
 
 
 def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
@@ -131,9 +131,9 @@ def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
 
 
 def mark_overdue(today=None) -> list:
-    """Mark SENT / PARTIALLY_PAID invoices past their due date OVERDUE; return the event ids."""
+    """Mark SENT / PARTIALLY_PAID invoices past their due date OVERDUE; return their ids."""
     today = today or utcnow().date()
-    event_ids = []
+    marked = []
     while True:
         with atomic():
             query = (db.select(Invoice)
@@ -146,16 +146,16 @@ def mark_overdue(today=None) -> list:
             for invoice in invoices:
                 invoice.status = "OVERDUE"
                 invoice.version += 1
-                event_ids.append(record_invoice_event(invoice, "invoice.overdue", None))
+                record_invoice_event(invoice, "invoice.overdue", None)
+                marked.append(invoice.id)
         if len(invoices) < OVERDUE_BATCH:
-            return event_ids
+            return marked
 
 
-def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> str:
-    """Write the invoice's outbox event in the current transaction; return its id."""
-    event = record_event(
+def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> None:
+    """Write the invoice's outbox event in the current transaction."""
+    record_event(
         event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
         resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
         audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
         version=invoice.version)
-    return event.id

@@ -9,8 +9,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
 from portal.auth.principal import caller, current_principal
-from portal.events.dispatch import published
-from portal.finance import payments, service
+from portal.finance import payment_intake, service
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
                                     VoidSchema, WebhookResultSchema)
@@ -49,7 +48,7 @@ def _finance_role(view):
 @blp.response(201, InvoiceSchema)
 def create_invoice(body):
     """Bill one of the landlord's tenancies (status SENT)."""
-    return published(*service.create_invoice(caller(), body))
+    return service.create_invoice(caller(), body)
 
 
 @blp.route("/invoices", methods=["GET"])
@@ -76,7 +75,7 @@ def get_invoice(invoice_id):
 @blp.response(200, InvoiceSchema)
 def void_invoice(_body, invoice_id):
     """Void an unpaid invoice (its landlord only)."""
-    return published(*service.void_invoice(caller(), invoice_id))
+    return service.void_invoice(caller(), invoice_id)
 
 
 @blp.route("/payments", methods=["GET"])
@@ -106,7 +105,7 @@ def _prefers_async() -> bool:
 def webhook():
     """The payment provider's signed notice; stored durably, then applied by a worker."""
     respond_async = _prefers_async()
-    status, body = payments.receive_webhook(
+    status, body = payment_intake.receive_webhook(
         request.get_data(cache=True), request.headers.get("Webhook-Signature"), respond_async)
     response = jsonify(body)
     response.status_code = status

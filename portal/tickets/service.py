@@ -1,6 +1,6 @@
 """Ticket rules and transactions: each write is one commit of ticket + timeline + outbox row."""
 import json
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
@@ -13,13 +13,6 @@ from portal.extensions import db
 from portal.pagination import paginate
 from portal.tickets import state
 from portal.tickets.models import Ticket, TimelineEntry
-
-
-class Change(NamedTuple):
-    """A committed change: the ticket as it now is and the outbox event to deliver."""
-
-    ticket: Ticket
-    event_id: str
 
 
 def visible_tickets(principal):
@@ -68,7 +61,7 @@ def timeline(principal, ticket_id: str) -> list:
 
 
 def create_ticket(principal, *, property_id: str, title: str, description: str, priority: str,
-                  category: Optional[str] = None) -> Change:
+                  category: Optional[str] = None) -> Ticket:
     """File a ticket for the tenant's own property (status OPEN, event ticket.created)."""
     if principal.role != state.TENANT:
         raise Forbidden("Only a tenant files tickets.")
@@ -84,7 +77,7 @@ def create_ticket(principal, *, property_id: str, title: str, description: str, 
                               {"to": state.OPEN, "priority": priority})
 
 
-def assign(principal, ticket_id: str, contractor_id: str) -> Change:
+def assign(principal, ticket_id: str, contractor_id: str) -> Ticket:
     """Set the contractor firm of an OPEN or TRIAGED ticket (event ticket.assigned)."""
     ticket = _load_for_change(principal, ticket_id)
     _check(state.ASSIGN, principal, ticket)
@@ -93,14 +86,14 @@ def assign(principal, ticket_id: str, contractor_id: str) -> Change:
     if ticket.contractor_id == contractor_id:
         # Nothing changes: no new version, no timeline entry, no event (a retry is harmless).
         db.session.rollback()
-        return Change(ticket, None)
+        return ticket
     details = {"contractorId": contractor_id, "previousContractorId": ticket.contractor_id}
     ticket.contractor_id = contractor_id
     return _record_and_commit(principal, ticket, state.timeline_type(state.ASSIGN, None),
                               state.event_type(state.ASSIGN, None), details)
 
 
-def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None) -> Change:
+def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None) -> Ticket:
     """Move the ticket through ``PATCH …/status`` as the state machine allows."""
     ticket = _load_for_change(principal, ticket_id)
     _check(state.STATUS, principal, ticket, to)
@@ -112,7 +105,7 @@ def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None
                               state.event_type(state.STATUS, to), details)
 
 
-def submit_quote(principal, ticket_id: str, amount, notes: str) -> Change:
+def submit_quote(principal, ticket_id: str, amount, notes: str) -> Ticket:
     """The assigned contractor quotes a TRIAGED ticket (status QUOTED)."""
     ticket = _load_for_change(principal, ticket_id)
     _check(state.QUOTE, principal, ticket, state.QUOTED)
@@ -124,7 +117,7 @@ def submit_quote(principal, ticket_id: str, amount, notes: str) -> Change:
                               state.event_type(state.QUOTE, state.QUOTED), details)
 
 
-def approve(principal, ticket_id: str) -> Change:
+def approve(principal, ticket_id: str) -> Ticket:
     """The landlord approves a QUOTED ticket (status APPROVED)."""
     ticket = _load_for_change(principal, ticket_id)
     _check(state.APPROVE, principal, ticket, state.APPROVED)
@@ -168,7 +161,7 @@ def _abort(error):
 
 
 def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type: str,
-                       details: dict) -> Change:
+                       details: dict) -> Ticket:
     """Flush the change (bumping version), add its timeline entry and outbox row, commit."""
     try:
         with atomic(keep_loaded=True):
@@ -176,7 +169,7 @@ def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type
             db.session.add(TimelineEntry(ticket_id=ticket.id, ticket_version=ticket.version,
                                          event_type=timeline_type, actor_id=principal.user_id,
                                          details=json.dumps(details)))
-            event = record_event(event_type, principal, landlord_id=ticket.landlord_id,
+            record_event(event_type, principal, landlord_id=ticket.landlord_id,
                                  tenant_id=ticket.tenant_id,
                                  resources=[{"type": "ticket", "id": ticket.id}],
                                  audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
@@ -185,4 +178,4 @@ def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type
     except StaleDataError:
         raise Conflict("The ticket was changed by someone else; reload and retry.",
                        code="version_conflict") from None
-    return Change(ticket, event.id)
+    return ticket

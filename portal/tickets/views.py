@@ -3,7 +3,6 @@ import click
 from flask_smorest import Blueprint
 
 from portal.auth.principal import authenticated, caller
-from portal.events.dispatch import published
 from portal.tickets import service, state
 from portal.tickets.schemas import (ApproveSchema, AssignSchema, QuoteSchema, StatusChangeSchema,
                                     TicketCreateSchema, TicketListArgsSchema, TicketListSchema,
@@ -19,7 +18,7 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/tickets",
 @blp.response(201, TicketSchema)
 def create(body):
     """File a ticket for the caller's own property (tenants)."""
-    return published(*service.create_ticket(caller(), **body))
+    return service.create_ticket(caller(), **body)
 
 
 @blp.route("", methods=["GET"])
@@ -45,7 +44,7 @@ def get(ticket_id):
 @blp.response(200, TicketSchema)
 def assign(body, ticket_id):
     """Assign a contractor firm (landlords and OPS; status OPEN or TRIAGED)."""
-    return published(*service.assign(caller(), ticket_id, body["contractor_id"]))
+    return service.assign(caller(), ticket_id, body["contractor_id"])
 
 
 @blp.route("/<ticket_id>/status", methods=["PATCH"])
@@ -54,8 +53,7 @@ def assign(body, ticket_id):
 @blp.response(200, TicketSchema)
 def change_status(body, ticket_id):
     """Move the ticket to another status, as the state machine allows the caller's role."""
-    return published(*service.change_status(caller(), ticket_id, body["to"],
-                                            body.get("note")))
+    return service.change_status(caller(), ticket_id, body["to"], body.get("note"))
 
 
 @blp.route("/<ticket_id>/quote", methods=["POST"])
@@ -64,8 +62,7 @@ def change_status(body, ticket_id):
 @blp.response(200, TicketSchema)
 def quote(body, ticket_id):
     """The assigned contractor quotes a TRIAGED ticket."""
-    return published(*service.submit_quote(caller(), ticket_id, body["amount"],
-                                           body["notes"]))
+    return service.submit_quote(caller(), ticket_id, body["amount"], body["notes"])
 
 
 @blp.route("/<ticket_id>/approve", methods=["POST"])
@@ -74,7 +71,7 @@ def quote(body, ticket_id):
 @blp.response(200, TicketSchema)
 def approve(_body, ticket_id):
     """The landlord approves the quote (send an Idempotency-Key so a retry is safe)."""
-    return published(*service.approve(caller(), ticket_id))
+    return service.approve(caller(), ticket_id)
 
 
 @blp.route("/<ticket_id>/timeline", methods=["GET"])

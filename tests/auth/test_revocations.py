@@ -45,7 +45,7 @@ def _rows(app):
 
 def _closing_entries(app, session_id):
     """The control entries in the event stream that close this session's streams."""
-    from portal.events.publisher import stream_key
+    from portal.events.redis_stream import stream_key
     with app.app_context():
         return [fields for _id, fields in redis_client.conn.xrange(stream_key())
                 if fields["t"] == "control.session_revoked"

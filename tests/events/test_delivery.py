@@ -7,7 +7,7 @@ import pytest
 
 from portal.events import delivery
 from portal.events.models import OutboxEvent
-from portal.events.publisher import stream_key
+from portal.events.redis_stream import stream_key
 from portal.extensions import db, redis_client
 from portal.notifications.models import Notification
 from tests.events.factories import invoice_event, ticket_event
@@ -91,17 +91,38 @@ def test_relay_delivers_only_rows_left_undelivered_past_the_grace_period(ctx, de
     assert delivery.relay_pending() == 0
 
 
-def test_the_worker_delivers_an_enqueued_event(ctx, demo, celery_worker):
-    from portal.events.dispatch import enqueue_delivery
-
-    event_id = ticket_event(demo)
-    enqueue_delivery(event_id)
-    deadline = time.time() + 20
-    while time.time() < deadline:
+def wait_delivered(event_id, timeout=20):
+    """The outbox row's delivered_at once the worker has delivered it (None after ``timeout``)."""
+    deadline = time.time() + timeout
+    while True:
         delivered = db.session.get(OutboxEvent, event_id).delivered_at
         # Ends the read transaction: on SQLite it holds the write lock the worker needs.
         db.session.rollback()
-        if delivered is not None:
-            break
+        if delivered is not None or time.time() > deadline:
+            return delivered
         time.sleep(0.05)
+
+
+def test_a_committed_event_is_delivered_without_the_caller_enqueueing_it(ctx, demo,
+                                                                         celery_worker):
+    event_id = ticket_event(demo)  # record_event + commit, nothing else
+    assert wait_delivered(event_id) is not None
     assert db.session.get(OutboxEvent, event_id).stream_id == entries()[0][0]
+
+
+def test_a_rolled_back_event_is_not_enqueued_and_the_next_commit_sends_only_its_own(
+        ctx, demo, celery_worker):
+    from portal.auth.principal import Principal
+    from portal.events.outbox import record_event
+    from portal.auth.models import User
+    actor = Principal.from_user(db.session.get(User, demo["users"]["tenant"]))
+    gone = record_event("ticket.created", actor, landlord_id=demo["ll1"], tenant_id=demo["ten1"],
+                        resources=[{"type": "ticket", "id": "tkt_gone"}],
+                        audience=[f"landlord:{demo['ll1']}"], version=1).id
+    db.session.rollback()
+    kept = ticket_event(demo)
+    assert wait_delivered(kept) is not None
+    assert db.session.get(OutboxEvent, gone) is None
+    # Only the committed event reached the stream (with its notifications' entries).
+    events = [json.loads(f["d"])["id"] for _id, f in entries() if f["t"] != "notification.created"]
+    assert events == [kept]

@@ -39,7 +39,7 @@ def ids(sub):
 
 def test_each_event_reaches_exactly_the_subscribers_whose_keys_meet_its_audience(hub):
     subs = {p.user_id: subscribe(hub, p) for p in (LANDLORD, LANDLORD2, TENANT, CONTRACTOR, OPS)}
-    hub.dispatch([
+    hub.route([
         entry(1, "ticket.created", ["landlord:ll_1", "tenant:ten_1", "role:OPS"]),
         entry(2, "ticket.assigned", ["landlord:ll_1", "tenant:ten_1", "role:OPS",
                                      "contractor:ctr_1"]),
@@ -56,7 +56,7 @@ def test_each_event_reaches_exactly_the_subscribers_whose_keys_meet_its_audience
 def test_an_event_matching_several_keys_is_queued_once_and_framed_once(hub):
     tenant = subscribe(hub, TENANT)
     other = subscribe(hub, Principal("usr_t2", "TENANT", tenant_id="ten_1", session_id="s9"))
-    hub.dispatch([entry(1, "ticket.created", ["tenant:ten_1", "user:usr_t1", "role:TENANT"])])
+    hub.route([entry(1, "ticket.created", ["tenant:ten_1", "user:usr_t1", "role:TENANT"])])
     mine, theirs = tenant.drain(), other.drain()
     assert len(mine) == 1 and len(theirs) == 1
     assert mine[0][1] is theirs[0][1]  # one bytes object shared by every client
@@ -67,20 +67,20 @@ def test_an_event_matching_several_keys_is_queued_once_and_framed_once(hub):
 def test_a_full_queue_closes_only_that_stream_and_is_counted(hub):
     slow, fast = subscribe(hub, TENANT), subscribe(hub, LANDLORD)
     events = [entry(n, "ticket.created", ["tenant:ten_1", "landlord:ll_1"]) for n in range(5)]
-    hub.dispatch(events[:3])
+    hub.route(events[:3])
     fast.drain()
-    hub.dispatch(events[3:])
+    hub.route(events[3:])
     assert slow.closed == "overflow" and fast.closed is None
     assert len(ids(fast)) == 2
     assert metrics.counters["overflow_disconnects"] == 1
     assert hub.streams_of("usr_t1") == 0 and hub.count == 1
-    hub.dispatch([entry(9, "ticket.created", ["tenant:ten_1", "landlord:ll_1"])])
+    hub.route([entry(9, "ticket.created", ["tenant:ten_1", "landlord:ll_1"])])
     assert len(slow.queue) == 3 and ids(fast) == ["1009-0"]
 
 
 def test_a_session_revocation_closes_that_sessions_streams_and_is_never_forwarded(hub):
     revoked, other_session = subscribe(hub, TENANT), subscribe(hub, OPS)
-    hub.dispatch([entry(1, "control.session_revoked", ["session:s3"])])
+    hub.route([entry(1, "control.session_revoked", ["session:s3"])])
     assert revoked.closed == "session_revoked" and not revoked.queue
     assert other_session.closed is None and not other_session.queue
     assert hub.count == 1
@@ -101,7 +101,7 @@ def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failin
     """A burst of reconnects needs more replays than the pool has connections: they queue."""
     import threading
 
-    from portal.events.stream import replay
+    from portal.events.connection import replay
 
     hub = Hub(redis_url, "unit:pool", freeze_gc=False, command_connections=1)
     first = hub.commands.xadd("unit:pool", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})

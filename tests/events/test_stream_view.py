@@ -10,7 +10,7 @@ from portal import create_app
 from portal.auth.tokens import user_claims
 from portal.events import delivery
 from portal.events.hub import Hub
-from portal.events.stream import _generate, get_hub
+from portal.events.connection import _generate, get_hub
 from portal.extensions import db, redis_client
 from tests.conftest import config_for, login_as
 from tests.events.factories import ticket_event
@@ -251,7 +251,7 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     hub, ids, subscribe = readerless_hub(sse_app, redis_url, 4)
     sub = subscribe()
     # The reader handed over entries 2-3 (also in the replay) before the replay ran.
-    hub.dispatch(hub.commands.xrange(hub.stream_key, ids[2], ids[3]))
+    hub.route(hub.commands.xrange(hub.stream_key, ids[2], ids[3]))
     body = _generate(hub, sub, ids[0], None, 0.2, 3000, 1000)
     text = b""
     while text.count(b"id: ") < 3 or b": ping" not in text:
@@ -265,7 +265,7 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
 def test_opening_a_stream_looks_up_the_revocation_once_after_subscribing(sse, sse_app,
                                                                           revocation_lookups,
                                                                           monkeypatch):
-    from portal.events import stream as stream_module
+    from portal.events import connection as stream_module
     headers = login_as(sse, "landlord")
     hub = get_hub(sse_app)
     before, counted = hub.count, stream_module.is_session_revoked

@@ -11,7 +11,7 @@ import gevent.socket
 import pytest
 
 from portal.auth.principal import Principal
-from portal.events import stream, wire
+from portal.events import connection, wire
 from portal.events.hub import Hub
 from portal.events.metrics import metrics
 from tests.events.sse_parse import StrictChunks, parse_frames
@@ -90,7 +90,7 @@ def test_gunicorn_conf_keeps_every_write_in_gunicorn_under_its_uwsgi_protocol(ap
 def test_the_hub_writes_one_chunk_per_event_to_a_parked_stream_without_waking_it(hub, pair):
     server, client = pair
     sub = parked(hub, OPS, server)
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"])])
     frame = b'id: 1001-0\ndata: {"type":"ticket.created","data":{"id":"evt_1","type":"ticket.created"}}\n\n'
     expected = b"%X\r\n" % len(frame) + frame + b"\r\n"
     assert read_exactly(client, len(expected)) == expected
@@ -102,7 +102,7 @@ def test_the_hub_writes_one_chunk_per_event_to_a_parked_stream_without_waking_it
 def test_an_http_1_0_stream_gets_the_frame_unframed(hub, pair):
     server, client = pair
     parked(hub, OPS, server, chunked=False)
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"])])
     assert read_exactly(client, 10) == b"id: 1001-0"
 
 
@@ -110,7 +110,7 @@ def test_a_stream_that_is_not_parked_gets_the_event_queued(hub, pair):
     server, client = pair
     sub = parked(hub, OPS, server)
     sub.direct = False  # its greenlet is busy writing: the hub must not interleave bytes
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"])])
     assert [item[0] for item in sub.queue] == [b"1001-0"] and sub.wakeup.is_set()
     client.setblocking(False)
     with pytest.raises(BlockingIOError):
@@ -123,7 +123,7 @@ def test_when_the_socket_buffer_is_full_the_event_is_queued_not_lost(hub, pair):
     sub = parked(hub, OPS, server)
     while wire.Wire(server, True).send_nowait(b"x" * 65536):
         pass  # the client is not reading: fill every buffer between them
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"]), entry(2, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"]), entry(2, "ticket.created", ["role:OPS"])])
     assert [item[0] for item in sub.queue] == [b"1001-0", b"1002-0"]
     assert sub.wakeup.is_set() and not sub.direct and sub.pending is None
 
@@ -133,11 +133,11 @@ def test_a_frame_the_kernel_takes_half_of_leaves_its_tail_to_the_stream_in_order
     server.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_SNDBUF, 4096)
     sub = parked(hub, OPS, server)
     big = {"id": "evt_big", "pad": "p" * 4_000_000}
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"], big)])
+    hub.route([entry(1, "ticket.created", ["role:OPS"], big)])
     assert sub.pending is not None and 0 < len(sub.pending)
     assert sub.wakeup.is_set() and not sub.direct
     # The next event waits behind the tail, in the stream's queue.
-    hub.dispatch([entry(2, "ticket.created", ["role:OPS"])])
+    hub.route([entry(2, "ticket.created", ["role:OPS"])])
     assert [item[0] for item in sub.queue] == [b"1002-0"]
 
 
@@ -146,7 +146,7 @@ def test_a_burst_reaches_a_parked_stream_in_one_write(hub, pair):
     sub = parked(hub, OPS, server)
     other = parked(hub, OPS2, server)  # same audience, same bytes: framed once for both
     burst = [entry(n, "ticket.created", ["role:OPS"]) for n in range(1, 201)]
-    hub.dispatch(burst)
+    hub.route(burst)
     frames = b"".join(b'id: %d-0\ndata: {"type":"ticket.created","data":{"id":"evt_%d",'
                       b'"type":"ticket.created"}}\n\n' % (1000 + n, n) for n in range(1, 201))
     one_chunk = b"%X\r\n" % len(frames) + frames + b"\r\n"
@@ -162,7 +162,7 @@ def test_a_client_that_went_away_is_dropped_by_the_first_write(hub, pair):
     client.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
     client.close()  # RST: the server's next send fails
     time.sleep(0.05)
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"])])
     assert sub.closed == "gone" and other.closed == "gone"
     assert hub.count == 0 and not hub.index
 
@@ -176,7 +176,7 @@ def test_wait_lets_the_hub_write_only_while_it_is_parked(hub, pair):
     while not sub.direct and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sub.direct
-    hub.dispatch([entry(1, "ticket.created", ["role:OPS"])])
+    hub.route([entry(1, "ticket.created", ["role:OPS"])])
     assert read_exactly(client, 4).endswith(b"\r\n")  # the chunk's size line arrived
     assert waiter.is_alive()  # written without waking the stream
     sub.close("shutdown")
@@ -187,7 +187,7 @@ def test_wait_lets_the_hub_write_only_while_it_is_parked(hub, pair):
     waiter = threading.Thread(target=plain.wait, args=(5, True))
     waiter.start()
     time.sleep(0.1)
-    hub.dispatch([entry(2, "ticket.created", ["role:OPS"])])
+    hub.route([entry(2, "ticket.created", ["role:OPS"])])
     waiter.join(5)
     assert not waiter.is_alive() and [item[0] for item in plain.queue] == [b"1002-0"]
 
@@ -202,7 +202,7 @@ def test_the_stream_finishes_a_half_written_frame_before_anything_else(hub, pair
     server, client = pair
     server.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_SNDBUF, 4096)
     sub = hub.subscribe(OPS, server, wire.Wire(server, True))
-    body = stream._generate(hub, sub, None, None, 30.0, 3000, 1000)
+    body = connection._generate(hub, sub, None, None, 30.0, 3000, 1000)
     assert next(body).startswith(b"retry: 3000")  # what gunicorn writes, with the headers
     result = {}
 
@@ -210,7 +210,7 @@ def test_the_stream_finishes_a_half_written_frame_before_anything_else(hub, pair
         deadline = time.monotonic() + 5
         while not sub.direct and time.monotonic() < deadline:
             time.sleep(0.01)
-        hub.dispatch([entry(1, "ticket.created", ["role:OPS"],
+        hub.route([entry(1, "ticket.created", ["role:OPS"],
                             {"id": "evt_big", "pad": "p" * 3_000_000}),
                       entry(2, "ticket.created", ["role:OPS"])])
         result["pending"] = sub.pending is not None
@@ -238,7 +238,7 @@ def test_after_a_replay_direct_writes_begin_once_the_hub_has_passed_its_end(hub,
     last = hub.commands.xadd("unit:wire", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
     hub.last_id = last  # the reader has dispatched everything up to the replay's end
     sub = hub.subscribe(OPS, server, wire.Wire(server, True))
-    body = stream._generate(hub, sub, first.decode(), None, 0.2, 3000, 1000)
+    body = connection._generate(hub, sub, first.decode(), None, 0.2, 3000, 1000)
     next(body)
     replayed = next(body)  # the missed entry, through gunicorn
     assert replayed.startswith(b"id: " + last)

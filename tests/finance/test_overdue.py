@@ -1,6 +1,7 @@
 """The overdue beat task, run by a real worker, and its events."""
 from datetime import timedelta
 
+from portal import tasks
 from portal.database import utcnow
 from portal.finance import service
 from tests.conftest import wait_until
@@ -19,7 +20,7 @@ def _days(n) -> str:
 
 def _run_overdue(app):
     """Send the beat's task to the worker, as the beat does, for the day the dates were made on."""
-    app.extensions["celery"].send_task("invoices.mark_overdue", args=[TODAY.isoformat()])
+    app.extensions["celery"].send_task(tasks.MARK_OVERDUE, args=[TODAY.isoformat()])
 
 
 def test_past_due_invoices_become_overdue_once(client, auth, app, demo, celery_worker):

@@ -151,14 +151,14 @@ def test_an_amount_over_the_limit_says_so(client, app, invoice):
 def test_no_transaction_is_held_while_the_task_is_enqueued(client, app, invoice, monkeypatch):
     # On SQLite every transaction holds the write lock: one open across the enqueue (a Redis
     # round trip) and the wait would stall the worker that has to write the outcome.
-    from portal.finance import payments
+    from portal.finance import payment_intake
     seen = []
-    original = payments.enqueue_processing
+    original = payment_intake.enqueue_processing
 
     def spy(delivery_id):
         seen.append(db.session().in_transaction())
         return original(delivery_id)
-    monkeypatch.setattr(payments, "enqueue_processing", spy)
+    monkeypatch.setattr(payment_intake, "enqueue_processing", spy)
     monkeypatch.setitem(app.config, "WEBHOOK_WAIT_S", 0.1)
     assert post_webhook(client, payment_body(invoice["id"])).status_code == 202
     assert seen == [False]
@@ -330,11 +330,14 @@ def test_broker_down_keeps_the_delivery_and_the_beat_requeues_it(app, invoice, c
 
 
 def test_processing_twice_changes_nothing(client, app, invoice, celery_worker):
-    from portal.finance import payments
+    from portal.events.models import OutboxEvent
+    from portal.finance import payment_apply
     body = post_webhook(client, payment_body(invoice["id"], amount="10.00")).get_json()
     [(delivery_id, _, _, _)] = deliveries(app)
     with app.app_context():
-        assert payments.process_delivery(delivery_id) == []
+        events_before = db.session.query(OutboxEvent).count()
+        payment_apply.process_delivery(delivery_id)
+        assert db.session.query(OutboxEvent).count() == events_before
     assert len(payments_of(app, invoice["id"])) == 1
     assert invoice_row(app, invoice["id"]).amount_paid == 10
     assert body["invoice"]["amountPaid"] == 10.00

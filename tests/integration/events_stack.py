@@ -6,7 +6,6 @@ from contextlib import ExitStack, contextmanager
 import redis as redis_lib
 
 from portal import create_app
-from portal.events.dispatch import enqueue_delivery
 from portal.events.models import OutboxEvent
 from portal.events.outbox import record_event
 from portal.extensions import db
@@ -88,16 +87,14 @@ class Stack:
         return client
 
     def publish(self, event_type, by, *, landlord_id, tenant_id, resources, audience,
-                version=1, enqueue=True):
-        """Commit an outbox event as a service would, then enqueue its delivery; return its id."""
+                version=1):
+        """Commit an outbox event as a service would (the commit enqueues it); return its id."""
         with self.ctx():
             row = record_event(event_type, actor(by), landlord_id=landlord_id,
                                tenant_id=tenant_id, resources=resources, audience=audience,
                                version=version)
             db.session.commit()
             event_id = row.id
-            if enqueue:
-                enqueue_delivery(event_id)
         return event_id
 
     def delivered(self, event_id):

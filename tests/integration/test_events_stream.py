@@ -308,7 +308,7 @@ def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logou
     import json as json_lib
     import socket
 
-    from portal.events.publisher import stream_key
+    from portal.events.redis_stream import stream_key
     from tests.events.sse_parse import StrictChunks
     token = stack.login("ops")[1]["accessToken"]
     sock = socket.socket()

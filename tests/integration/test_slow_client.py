@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from portal.events.publisher import stream_key
+from portal.events.redis_stream import stream_key
 from tests.integration.events_stack import running_stack
 
 QUEUE = 20

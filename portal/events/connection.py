@@ -13,7 +13,7 @@ from portal.events import sse
 from portal.events.audience import visible
 from portal.events.hub import Hub, TooManyStreams
 from portal.events.metrics import metrics
-from portal.events.publisher import stream_key
+from portal.events.redis_stream import stream_key
 
 log = logging.getLogger(__name__)
 

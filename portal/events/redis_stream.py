@@ -30,7 +30,7 @@ def _dumps(data) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def publish(event_id: str, entries) -> tuple:
+def append(event_id: str, entries) -> tuple:
     """XADD ``entries`` [(type, audience keys, envelope)] once per event id → (entry id, fresh)."""
     config = current_app.config
     argv = [config["EVENT_STREAM_MAXLEN"], config["EVENT_PUBLISHED_TTL_S"]]
@@ -42,7 +42,7 @@ def publish(event_id: str, entries) -> tuple:
     return entry_id, bool(fresh)
 
 
-def publish_control(kind: str, audience_key: str) -> str:
+def append_control(kind: str, audience_key: str) -> str:
     """XADD a control entry (``control.<kind>``) that hubs act on and never forward."""
     return redis_client.conn.xadd(
         stream_key(), {"t": "control." + kind, "a": audience_key, "d": "{}"},

@@ -1,0 +1,62 @@
+"""After a commit: ask the worker to deliver the outbox events it made durable (best effort).
+
+Recording an outbox event marks the session (``mark_pending``); one ``after_commit`` hook sends
+``events.deliver`` for what was committed, whoever committed it (an API view, a page, a task,
+the CLI), and a rollback forgets what it undid. If the broker is down the commit still stands:
+the beat's outbox relay sends what was missed.
+"""
+import logging
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from portal.tasks import DELIVER_EVENT
+
+log = logging.getLogger(__name__)
+
+_PENDING = "portal.outbox_pending"
+
+
+def send_best_effort(task: str, *args) -> bool:
+    """Send a Celery task for committed work; False (logged) when the broker is down, for the
+    beat to send it again later. Never waits on a dead broker."""
+    try:
+        # ignore_result: no result-backend subscription, which retries for ~20 s when Redis
+        # is down; the outcome is in the database, not a Celery result.
+        current_app.extensions["celery"].send_task(task, args=list(args), retry=False,
+                                                   ignore_result=True)
+        return True
+    except Exception as exc:  # broker down: the work is committed, nothing is lost
+        log.warning("could not enqueue %s%s: %s", task, args, exc)
+        return False
+
+
+def enqueue_delivery(*event_ids) -> None:
+    """Enqueue ``events.deliver`` for each id; if the broker is down the beat relay catches up."""
+    for event_id in event_ids:
+        if event_id and not send_best_effort(DELIVER_EVENT, event_id):
+            return  # the broker is down: do not make the request wait once per event
+
+
+def mark_pending(session, event_id: str) -> None:
+    """Remember an outbox event added to ``session``: its commit enqueues the delivery."""
+    session.info.setdefault(_PENDING, []).append(event_id)
+
+
+def _after_commit(session):
+    event_ids = session.info.pop(_PENDING, None)
+    if event_ids and has_app_context():
+        enqueue_delivery(*event_ids)
+
+
+def _after_soft_rollback(session, previous_transaction):
+    if previous_transaction.parent is None:  # the outermost transaction: its rows are gone
+        session.info.pop(_PENDING, None)
+
+
+def init_app(app) -> None:
+    """Install the session hooks once per process (they hold no reference to an app)."""
+    if not sa.event.contains(Session, "after_commit", _after_commit):
+        sa.event.listen(Session, "after_commit", _after_commit)
+        sa.event.listen(Session, "after_soft_rollback", _after_soft_rollback)
