@@ -101,6 +101,8 @@ class BaseConfig:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 4,
         "broker_connection_retry_on_startup": True,
+        # kombu's Redis transport, fixed to survive Redis going away (portal/broker.py).
+        "broker_transport": "portal.broker:Transport",
         "broker_transport_options": {"socket_connect_timeout": 2, "socket_timeout": 10},
         # A publish must not hang a request when the broker is down: fail fast, the relay retries.
         "task_publish_retry": False,
