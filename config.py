@@ -124,6 +124,11 @@ class BaseConfig:
         },
     }
 
+    # A consuming worker refreshes its heartbeat this often; /api/health reports it down when none
+    # was written for WORKER_HEARTBEAT_TTL_S.
+    WORKER_HEARTBEAT_S = _env("WORKER_HEARTBEAT_S", 5.0, float)
+    WORKER_HEARTBEAT_TTL_S = _env("WORKER_HEARTBEAT_TTL_S", 20.0, float)
+
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)
 
