@@ -37,6 +37,9 @@ class BaseConfig:
     SQLALCHEMY_DATABASE_URI = _database_url(
         "sqlite:///" + os.path.join(BASE_DIR, "var", "portal.db"))
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # A pooled connection whose server backend went away (failover, restart) is replaced at
+    # checkout instead of failing the request that drew it.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")

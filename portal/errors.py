@@ -4,7 +4,7 @@ import logging
 import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,13 @@ def register_errorhandlers(app):
         return error_response(503, "service_unavailable", "The cache is unavailable; retry later.")
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PendingRollbackError)
     def _database(exc):
+        # The connection was lost (a failover, terminated backends, the server down): nothing
+        # this request did was committed unless its answer says so, and a retry is safe.
         log.warning("database unavailable: %s", exc)
-        return error_response(503, "service_unavailable",
+        return error_response(503, "database_unavailable",
                               "The database is unavailable; retry later.")
 
     @app.errorhandler(IntegrityError)
