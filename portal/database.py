@@ -1,24 +1,13 @@
-"""Shared column helpers: prefixed ids, UTC timestamps, exact money, ISO formatting."""
+"""The database layer's helpers: prefixed ids, UTC timestamps, transactions, SQLite and
+Alembic setup. Money is portal/money.py; how values look in JSON is portal/fields.py."""
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 
 from portal.extensions import db
-
-CENT = Decimal("0.01")
-# Numeric(12, 2), the Money column: the largest amount it holds.
-MAX_AMOUNT = Decimal("9999999999.99")
-
-
-def places(value: Decimal) -> int:
-    """How many decimal places a finite Decimal is written with (``1.50`` → 2, ``1E+2`` → 0)."""
-    exponent = value.normalize().as_tuple().exponent if value else 0
-    return max(0, -exponent)
 
 
 def new_id(prefix: str) -> str:
@@ -41,50 +30,6 @@ def utcnow() -> datetime:
     now = datetime.now(timezone.utc)
     # Millisecond precision: what the API prints is exactly what is stored (cursors compare it).
     return now.replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
-
-
-def iso(value):
-    """Format a datetime as UTC ISO 8601 with ``Z`` (dates as YYYY-MM-DD); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        text = value.isoformat(timespec="milliseconds") if value.microsecond else \
-            value.isoformat(timespec="seconds")
-        return text + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not a date: {value!r}")
-
-
-def to_cents(value) -> Decimal:
-    """Round a Decimal half-up to cents."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-class Money(TypeDecorator):
-    """Exact money: Numeric(12, 2) in the database, Decimal in Python, never float."""
-
-    impl = sa.Numeric(12, 2, asdecimal=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, float):
-            raise TypeError("money must never be a float")
-        return to_cents(value)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return to_cents(Decimal(str(value)) if not isinstance(value, Decimal) else value)
-
-
-def money_json(value):
-    """Money as a JSON number with two decimals (a float built from the exact Decimal string)."""
-    return None if value is None else float(to_cents(value))
 
 
 def _same_as_created(context):
@@ -140,6 +85,7 @@ def insert_for(table):
 
 def alembic_render_item(type_, obj, autogen_context):
     """Render the Money type as plain Numeric(12, 2) in migration scripts."""
+    from portal.money import Money
     if type_ == "type" and isinstance(obj, Money):
         return "sa.Numeric(precision=12, scale=2)"
     return False

@@ -1,13 +1,38 @@
-"""Input fields shared by every area: exact numbers and money (never a float)."""
+"""How values look in JSON, as marshmallow fields: exact numbers and money (never a float on
+the way in), UTC timestamps with ``Z``, dates as YYYY-MM-DD."""
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from marshmallow import fields
 
-from portal.database import places
+from portal.money import money_json, places
+
+
+def iso(value):
+    """Format a datetime as UTC ISO 8601 with ``Z`` (dates as YYYY-MM-DD); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        text = value.isoformat(timespec="milliseconds") if value.microsecond else \
+            value.isoformat(timespec="seconds")
+        return text + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not a date: {value!r}")
+
+
+class Timestamp(fields.DateTime):
+    """A stored naive-UTC datetime, written as ISO 8601 with ``Z`` (``2025-11-06T09:00:00Z``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso(value)
 
 
 class ExactNumber(fields.Field):
-    """A JSON number read as an exact Decimal; strings, booleans, NaN and Infinity are refused."""
+    """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
+    and written as a JSON number."""
 
     default_error_messages = {
         "invalid": "Must be a JSON number.",
@@ -19,6 +44,9 @@ class ExactNumber(fields.Field):
         super().__init__(**kwargs)
         self.max_places = max_places
         self.metadata.setdefault("type", "number")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else float(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
@@ -32,6 +60,11 @@ class ExactNumber(fields.Field):
         return number
 
 
-def money_field(**kwargs):
-    """A money amount: a JSON number with at most 2 decimals."""
-    return ExactNumber(2, **kwargs)
+class Money(ExactNumber):
+    """A money amount: a JSON number with at most 2 decimals, exact in and out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(2, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return money_json(value)

@@ -3,9 +3,8 @@ client sends may hold characters the database cannot store."""
 from flask import request
 
 from portal.errors import BadRequest, NotFound, ValidationFailed
+from portal.routes import marked
 
-# Endpoints that read their raw body themselves (the webhook verifies the exact bytes).
-RAW_BODY_PATHS = ("/api/finance/payments/webhook",)
 UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 TOO_DEEP = "Nested too deeply."
 # Our deepest body is an invoice: lines → line → field. Anything far deeper is refused before
@@ -71,7 +70,7 @@ def _refuse_unstorable_url():
 def _require_json_object():
     if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
         return None
-    if request.path in RAW_BODY_PATHS:
+    if marked("raw_body"):  # the view verifies the exact bytes itself (the webhook)
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():

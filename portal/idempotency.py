@@ -24,12 +24,11 @@ from portal.database import id_column, new_id, utcnow
 from portal.errors import BadRequest, Conflict, ValidationFailed
 from portal.events import enqueue
 from portal.extensions import db
+from portal.routes import marked
 
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-# Unauthenticated POSTs have their own protection (login throttling, webhook dedup).
-EXEMPT_PATHS = ("/api/auth/login", "/api/auth/refresh", "/api/finance/payments/webhook")
 # A key still IN_FLIGHT this long after its claim belongs to a request that died: a retry may take
 # it over. Safe however soon: an IN_FLIGHT row means nothing was committed, and a request that is
 # still running loses its answer's conditional update to the takeover and rolls back.
@@ -137,7 +136,7 @@ def _replay(row) -> Response:
 
 
 def _before():
-    if request.method != "POST" or request.path in EXEMPT_PATHS:
+    if request.method != "POST" or marked("no_idempotency"):
         return None
     key = request.headers.get(HEADER)
     if key is None:

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from marshmallow import ValidationError, fields, validate, validates
 
-from portal.database import iso
+from portal.fields import iso
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.http import unstorable
@@ -53,7 +53,7 @@ def decode_cursor(cursor: str):
 
 
 def paginate(query, model, limit: int, cursor) -> dict:
-    """Run ``query`` newest first from ``cursor``; return ``{"items", "nextCursor"}``.
+    """Run ``query`` newest first from ``cursor``; return ``{"items", "next_cursor"}``.
 
     The model needs ``created_at`` and ``id``; ties on created_at are broken by id.
     """
@@ -72,4 +72,4 @@ def paginate(query, model, limit: int, cursor) -> dict:
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return {"items": rows, "nextCursor": next_cursor}
+    return {"items": rows, "next_cursor": next_cursor}

@@ -1,5 +1,20 @@
-"""Base schemas shared by every area: camelCase JSON, strict input, list envelopes."""
-from marshmallow import RAISE, Schema, fields
+"""Base schemas shared by every area: camelCase JSON over snake_case Python, strict input,
+list envelopes, the error shape."""
+from marshmallow import RAISE, Schema as _Schema, fields
+
+
+def camelcase(name: str) -> str:
+    """``landlord_id`` → ``landlordId``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class Schema(_Schema):
+    """Fields are declared in snake_case, as the models and services name them; JSON (and the
+    OpenAPI description, and validation messages) use camelCase."""
+
+    def on_bind_field(self, field_name, field_obj):
+        field_obj.data_key = camelcase(field_obj.data_key or field_name)
 
 
 class InputSchema(Schema):
@@ -16,7 +31,7 @@ class ErrorBodySchema(Schema):
 
 
 class ErrorSchema(Schema):
-    """The SPEC's error shape (documented on every operation as ApiError)."""
+    """The error shape every failure answers with (documented on every operation as ApiError)."""
 
     error = fields.Nested(ErrorBodySchema, required=True)
 
@@ -25,5 +40,5 @@ def page_schema(item_schema, name):
     """A ``{"items": [...], "nextCursor": ...}`` envelope for a list endpoint."""
     return Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema), required=True),
-        "nextCursor": fields.String(allow_none=True),
+        "next_cursor": fields.String(allow_none=True),
     }, name=name)

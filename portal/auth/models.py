@@ -3,10 +3,9 @@ import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.database import TimestampMixin, id_column
+from portal.database import TimestampMixin, id_column, one_of
 from portal.extensions import db
-
-ROLES = ("TENANT", "LANDLORD", "CONTRACTOR", "OPS")
+from portal.roles import ROLES
 
 
 class User(TimestampMixin, db.Model):
@@ -14,7 +13,7 @@ class User(TimestampMixin, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('TENANT','LANDLORD','CONTRACTOR','OPS')", name="role"),
+        sa.CheckConstraint(one_of("role", ROLES), name="role"),
     )
     id = id_column("usr")
     email = sa.Column(sa.String(254), nullable=False, unique=True)

@@ -6,8 +6,9 @@ from typing import Optional
 from flask import request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
-from portal.auth.models import ROLES
 from portal.errors import Unauthorized
+from portal.events import audience
+from portal.roles import OPS, ROLES
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,11 @@ class Principal:
 
     @property
     def is_ops(self) -> bool:
-        return self.role == "OPS"
+        return self.role == OPS
 
     def audience_keys(self) -> frozenset:
-        """The audience keys this principal matches (see ARCHITECTURE: Audience)."""
-        keys = {f"user:{self.user_id}", f"role:{self.role}"}
-        if self.landlord_id:
-            keys.add(f"landlord:{self.landlord_id}")
-        if self.tenant_id:
-            keys.add(f"tenant:{self.tenant_id}")
-        if self.contractor_id:
-            keys.add(f"contractor:{self.contractor_id}")
-        if self.session_id:
-            keys.add(f"session:{self.session_id}")
-        return frozenset(keys)
+        """The audience keys this principal matches (portal/events/audience.py)."""
+        return audience.principal_keys(self)
 
 
 _KEY = "portal.principal"
@@ -92,13 +84,19 @@ def optional_principal() -> Optional[Principal]:
     return principal
 
 
-def authenticated(view):
-    """Check the token before the body: a caller without one learns nothing, not even a 422."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        current_principal()
-        return view(*args, **kwargs)
-    return wrapper
+def authenticated(view=None, *, check=None):
+    """Check the token (then ``check(principal)``, e.g. a role gate) before the body is read: a
+    caller without one learns nothing, not even a 422. ``@authenticated`` or
+    ``@authenticated(check=...)``; the view asks ``caller()`` who it is."""
+    def decorate(inner):
+        @functools.wraps(inner)
+        def wrapper(*args, **kwargs):
+            principal = current_principal()
+            if check is not None:
+                check(principal)
+            return inner(*args, **kwargs)
+        return wrapper
+    return decorate(view) if view is not None else decorate
 
 
 def caller() -> Principal:

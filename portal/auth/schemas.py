@@ -10,7 +10,7 @@ class LoginSchema(InputSchema):
 
 
 class RefreshSchema(InputSchema):
-    refreshToken = fields.String(load_default=None)
+    refresh_token = fields.String(load_default=None)
 
 
 class UserSchema(Schema):
@@ -18,19 +18,19 @@ class UserSchema(Schema):
     email = fields.String()
     name = fields.String()
     role = fields.String()
-    landlordId = fields.String(attribute="landlord_id", allow_none=True)
-    tenantId = fields.String(attribute="tenant_id", allow_none=True)
-    contractorId = fields.String(attribute="contractor_id", allow_none=True)
+    landlord_id = fields.String(allow_none=True)
+    tenant_id = fields.String(allow_none=True)
+    contractor_id = fields.String(allow_none=True)
 
 
 class TokenSchema(Schema):
-    accessToken = fields.String()
-    refreshToken = fields.String()
+    access_token = fields.String()
+    refresh_token = fields.String()
     user = fields.Nested(UserSchema)
 
 
 class AccessTokenSchema(Schema):
-    accessToken = fields.String()
+    access_token = fields.String()
 
 
 class LogoutSchema(Schema):

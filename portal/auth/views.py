@@ -6,12 +6,13 @@ from flask_jwt_extended import (create_access_token, decode_token, get_jwt,
 from flask_smorest import Blueprint
 
 from portal.auth import service
-from portal.auth.principal import Principal, current_principal
+from portal.auth.principal import Principal, authenticated, caller
 from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
                                  TokenSchema, UserSchema)
 from portal.auth.tokens import issue_tokens, user_claims
 from portal.errors import Unauthorized
 from portal.extensions import limiter
+from portal.routes import no_idempotency
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
@@ -28,6 +29,7 @@ def _login_key():
 
 
 @blp.route("/login", methods=["POST"])
+@no_idempotency
 @limiter.limit(_login_limit, key_func=_login_key)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -36,18 +38,19 @@ def login(body):
     user = service.authenticate(body["email"], body["password"])
     tokens = issue_tokens(user)
     response = jsonify(TokenSchema().dump({**tokens, "user": user}))
-    set_access_cookies(response, tokens["accessToken"])
-    set_refresh_cookies(response, tokens["refreshToken"])
+    set_access_cookies(response, tokens["access_token"])
+    set_refresh_cookies(response, tokens["refresh_token"])
     return response
 
 
 @blp.route("/refresh", methods=["POST"])
+@no_idempotency
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenSchema)
 def refresh(body):
     """A new access token for a valid refresh token (body, Authorization header or cookie)."""
-    if body.get("refreshToken"):
-        claims = decode_token(body["refreshToken"])
+    if body.get("refresh_token"):
+        claims = decode_token(body["refresh_token"])
         if claims.get("type") != "refresh":
             raise Unauthorized("A refresh token is required.", code="invalid_token")
     else:
@@ -59,23 +62,25 @@ def refresh(body):
     user = service.get_user(principal)
     access = create_access_token(identity=user.id,
                                  additional_claims={**user_claims(user), "sid": claims["sid"]})
-    response = jsonify({"accessToken": access})
+    response = jsonify(AccessTokenSchema().dump({"access_token": access}))
     set_access_cookies(response, access)
     return response
 
 
 @blp.route("/logout", methods=["POST"])
+@authenticated
 @blp.response(200, LogoutSchema)
 def logout():
     """Revoke this session's tokens everywhere (REST and the event stream) and clear cookies."""
-    service.logout(current_principal())
+    service.logout(caller())
     response = jsonify({"success": True})
     unset_jwt_cookies(response)
     return response
 
 
 @blp.route("/me", methods=["GET"])
+@authenticated
 @blp.response(200, UserSchema)
 def me():
     """The caller's own user."""
-    return service.get_user(current_principal())
+    return service.get_user(caller())

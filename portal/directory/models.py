@@ -1,7 +1,8 @@
 """Organisations and places: landlords, properties, tenancies, contractor firms."""
 import sqlalchemy as sa
 
-from portal.database import Money, TimestampMixin, id_column
+from portal.database import TimestampMixin, id_column
+from portal.money import Money
 from portal.extensions import db
 
 

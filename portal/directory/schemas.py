@@ -1,24 +1,24 @@
 """Directory response bodies."""
 from marshmallow import fields
 
-from portal.database import iso, money_json
+from portal.fields import Money
 from portal.schemas import Schema, page_schema
 
 
 class PropertySchema(Schema):
     id = fields.String()
-    landlordId = fields.String(attribute="landlord_id")
+    landlord_id = fields.String()
     name = fields.String()
     address = fields.String()
 
 
 class TenancySchema(Schema):
     id = fields.String()
-    landlordId = fields.String(attribute="landlord_id")
-    propertyId = fields.String(attribute="property_id")
-    startDate = fields.Function(lambda t: iso(t.start_date))
-    endDate = fields.Function(lambda t: iso(t.end_date), allow_none=True)
-    monthlyRent = fields.Function(lambda t: money_json(t.monthly_rent))
+    landlord_id = fields.String()
+    property_id = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date(allow_none=True)
+    monthly_rent = Money()
 
 
 class ContractorSchema(Schema):

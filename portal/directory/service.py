@@ -4,19 +4,20 @@ import sqlalchemy as sa
 from portal.directory.models import ContractorFirm, Property, Tenancy
 from portal.errors import Forbidden
 from portal.extensions import db
+from portal.roles import CONTRACTOR, LANDLORD, OPS, TENANT
 
 
 def visible_properties(principal):
     """A query of the properties the caller may see."""
     query = db.select(Property)
-    if principal.role == "LANDLORD":
+    if principal.role == LANDLORD:
         return query.where(Property.landlord_id == principal.landlord_id)
-    if principal.role == "TENANT":
+    if principal.role == TENANT:
         return query.join(Tenancy, Tenancy.property_id == Property.id).where(
             Tenancy.id == principal.tenant_id)
-    if principal.role == "OPS":
+    if principal.role == OPS:
         return query
-    if principal.role == "CONTRACTOR" and principal.contractor_id:
+    if principal.role == CONTRACTOR and principal.contractor_id:
         return query.where(Property.id.in_(_contractor_property_ids(principal.contractor_id)))
     # Never compare with NULL: "contractor_id IS NULL" would list every unassigned ticket's.
     return query.where(sa.false())
@@ -31,11 +32,11 @@ def _contractor_property_ids(contractor_id):
 def visible_tenancies(principal):
     """A query of the tenancies the caller may see (contractors see none)."""
     query = db.select(Tenancy)
-    if principal.role == "LANDLORD":
+    if principal.role == LANDLORD:
         return query.where(Tenancy.landlord_id == principal.landlord_id)
-    if principal.role == "TENANT":
+    if principal.role == TENANT:
         return query.where(Tenancy.id == principal.tenant_id)
-    if principal.role == "OPS":
+    if principal.role == OPS:
         return query
     return query.where(sa.false())
 
@@ -55,9 +56,9 @@ def list_tenancies(principal):
 def list_contractors(principal):
     """Contractor firms: every firm for landlords and OPS, its own firm for a contractor."""
     query = db.select(ContractorFirm).order_by(ContractorFirm.name, ContractorFirm.id)
-    if principal.role in ("LANDLORD", "OPS"):
+    if principal.role in (LANDLORD, OPS):
         return db.session.execute(query).scalars().all()
-    if principal.role == "CONTRACTOR":
+    if principal.role == CONTRACTOR:
         return db.session.execute(
             query.where(ContractorFirm.id == principal.contractor_id)).scalars().all()
     raise Forbidden("Tenants cannot list contractor firms.")

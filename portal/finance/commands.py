@@ -9,7 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal.database import iso, places, utcnow
+from portal.database import utcnow
+from portal.fields import iso
+from portal.money import places
 from portal.finance import signature
 
 finance_cli = AppGroup("finance", help="Finance tools.")

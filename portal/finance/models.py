@@ -2,7 +2,8 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
-from portal.database import Money, TimestampMixin, id_column, one_of, utcnow
+from portal.database import TimestampMixin, id_column, one_of, utcnow
+from portal.money import Money
 from portal.extensions import db
 
 INVOICE_STATUSES = ("SENT", "PARTIALLY_PAID", "PAID", "OVERDUE", "VOID")

@@ -1,7 +1,7 @@
 """Exact invoice arithmetic: Decimal only, half-up to cents (pure, no I/O)."""
 from decimal import Decimal, localcontext
 
-from portal.database import to_cents
+from portal.money import to_cents
 
 HUNDRED = Decimal(100)
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 from marshmallow import ValidationError
 
-from portal.database import atomic, money_json, new_id, read_only, utcnow
+from portal.database import atomic, new_id, read_only, utcnow
 from portal.errors import ValidationFailed
 from portal.events.enqueue import send_best_effort
 from portal.extensions import db
@@ -15,6 +15,7 @@ from portal.finance import money
 from portal.finance.models import Invoice, Payment, WebhookDelivery
 from portal.finance.schemas import WebhookPaymentSchema
 from portal.finance.service import record_invoice_event
+from portal.money import money_json
 from portal.tasks import PROCESS_PAYMENT
 
 REQUEUE_BATCH = 500
@@ -26,9 +27,9 @@ def load_payload(body: dict) -> dict:
         payload = WebhookPaymentSchema().load(body)
     except ValidationError as exc:
         raise ValidationFailed(details=exc.messages)
-    if payload["paidAt"] is not None:
+    if payload["paid_at"] is not None:
         try:
-            payload["paidAt"] = payload["paidAt"].astimezone(timezone.utc).replace(tzinfo=None)
+            payload["paid_at"] = payload["paid_at"].astimezone(timezone.utc).replace(tzinfo=None)
         except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last UTC datetime
             raise ValidationFailed(details={"paidAt": ["Not a valid datetime."]})
     return payload
@@ -55,7 +56,7 @@ def _apply(delivery) -> None:
     except ValidationFailed as exc:  # only if the schema changed since it was stored
         return _fail(delivery, exc.status, exc.code, exc.message, exc.details)
     invoice = db.session.execute(sa.select(Invoice).where(
-        Invoice.id == payload["invoiceId"]).with_for_update()).scalar_one_or_none()
+        Invoice.id == payload["invoice_id"]).with_for_update()).scalar_one_or_none()
     if invoice is None:
         return _fail(delivery, 422, "unknown_invoice", "No invoice has this invoiceId.",
                      {"invoiceId": ["No such invoice."]})
@@ -70,7 +71,7 @@ def _apply(delivery) -> None:
         id=new_id("pay"), invoice_id=invoice.id, delivery_id=delivery.id,
         amount=payload["amount"], currency=invoice.currency, status="CONFIRMED",
         provider=delivery.provider, provider_ref=delivery.provider_ref,
-        paid_at=payload["paidAt"] or delivery.received_at, created_at=utcnow())
+        paid_at=payload["paid_at"] or delivery.received_at, created_at=utcnow())
     db.session.add(payment)
     invoice.amount_paid = money.to_cents(invoice.amount_paid + payload["amount"])
     invoice.status = money.payment_status(invoice.amount, invoice.amount_paid, invoice.status)

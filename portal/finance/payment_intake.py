@@ -22,9 +22,12 @@ from portal.http import require_json_object
 
 
 def verify_signature(raw: bytes, header) -> None:
-    """401 unless the body is validly signed (or unsigned calls are allowed and it has none)."""
+    """401 unless the body is validly signed (or unsigned calls are allowed and it has none).
+
+    Production never accepts an unsigned call, whatever WEBHOOK_ALLOW_UNSIGNED says."""
     config = current_app.config
-    if not header and config.get("WEBHOOK_ALLOW_UNSIGNED"):
+    unsigned_ok = config.get("WEBHOOK_ALLOW_UNSIGNED") and config["PORTAL_ENV"] != "production"
+    if not header and unsigned_ok:
         return
     try:
         signature.verify(raw, header, signature.parse_secrets(config["PAYMENT_WEBHOOK_SECRET"]),
@@ -48,9 +51,9 @@ def store_delivery(raw: bytes, header, payload: dict):
     """Insert the delivery and commit; return (delivery id, duplicate, stored outcome or None)."""
     delivery_id = new_id("whd")
     delivery = WebhookDelivery(
-        id=delivery_id, provider=payload["provider"], provider_ref=payload["providerRef"],
+        id=delivery_id, provider=payload["provider"], provider_ref=payload["provider_ref"],
         raw_body=raw.decode("utf-8"), signature=(header or None) and header[:1000],
-        invoice_id=payload["invoiceId"], status="RECEIVED", attempts=0, received_at=utcnow())
+        invoice_id=payload["invoice_id"], status="RECEIVED", attempts=0, received_at=utcnow())
     db.session.add(delivery)
     try:
         db.session.commit()
@@ -63,7 +66,7 @@ def store_delivery(raw: bytes, header, payload: dict):
         row = db.session.execute(sa.select(WebhookDelivery.id, WebhookDelivery.status,
                                            WebhookDelivery.outcome).where(
             WebhookDelivery.provider == payload["provider"],
-            WebhookDelivery.provider_ref == payload["providerRef"])).one()
+            WebhookDelivery.provider_ref == payload["provider_ref"])).one()
     return row.id, True, _outcome(row)
 
 

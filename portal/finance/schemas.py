@@ -2,13 +2,13 @@
 from datetime import timezone
 from decimal import Decimal
 
-from marshmallow import (EXCLUDE, Schema, ValidationError, fields, validate, validates_schema)
+from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
 
-from portal.database import MAX_AMOUNT, iso, money_json
+from portal.fields import ExactNumber, Money, Timestamp
 from portal.finance.models import INVOICE_STATUSES
+from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
-from portal.fields import ExactNumber, money_field
-from portal.schemas import InputSchema, page_schema
+from portal.schemas import InputSchema, Schema, page_schema
 
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="An ISO 4217 code in capitals, e.g. GBP.")
 DEFAULT_CURRENCY = "GBP"
@@ -18,21 +18,21 @@ class LineInputSchema(InputSchema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=500))
     qty = ExactNumber(3, required=True, validate=validate.Range(
         min=0, min_inclusive=False, max=Decimal(1_000_000)))
-    unitPrice = money_field(required=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
-    taxRate = ExactNumber(2, load_default=Decimal(0), validate=validate.Range(min=0, max=100))
+    unit_price = Money(required=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
+    tax_rate = ExactNumber(2, load_default=Decimal(0), validate=validate.Range(min=0, max=100))
 
 
 class InvoiceCreateSchema(InputSchema):
-    tenancyId = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    issueDate = fields.Date(required=True)
-    dueDate = fields.Date(required=True)
+    tenancy_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    issue_date = fields.Date(required=True)
+    due_date = fields.Date(required=True)
     currency = fields.String(load_default=DEFAULT_CURRENCY, validate=CURRENCY)
     lines = fields.List(fields.Nested(LineInputSchema), required=True,
                         validate=validate.Length(min=1, max=100))
 
     @validates_schema
     def _due_after_issue(self, data, **_kwargs):
-        if data["dueDate"] < data["issueDate"]:
+        if data["due_date"] < data["issue_date"]:
             raise ValidationError("Must be on or after issueDate.", "dueDate")
 
 
@@ -42,11 +42,11 @@ class VoidSchema(InputSchema):
 
 class InvoiceListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATUSES))
-    tenancyId = fields.String(load_default=None, validate=validate.Length(max=40))
+    tenancy_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
 class PaymentListArgsSchema(PageArgsSchema):
-    invoiceId = fields.String(load_default=None, validate=validate.Length(max=40))
+    invoice_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
 class WebhookPaymentSchema(Schema):
@@ -55,61 +55,61 @@ class WebhookPaymentSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    invoiceId = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    amount = money_field(required=True, validate=[
+    invoice_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    amount = Money(required=True, validate=[
         validate.Range(min=0, min_inclusive=False, error="Must be greater than 0."),
         validate.Range(max=MAX_AMOUNT)])
-    paidAt = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
-    providerRef = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    paid_at = fields.AwareDateTime(load_default=None, default_timezone=timezone.utc)
+    provider_ref = fields.String(required=True, validate=validate.Length(min=1, max=255))
     provider = fields.String(required=True, validate=validate.Length(min=1, max=64))
     currency = fields.String(load_default=None, validate=CURRENCY)
 
 
 class LineSchema(Schema):
     description = fields.String()
-    qty = fields.Function(lambda line: float(line.qty))
-    unitPrice = fields.Function(lambda line: money_json(line.unit_price))
-    taxRate = fields.Function(lambda line: float(line.tax_rate))
-    amount = fields.Function(lambda line: money_json(line.amount))
+    qty = ExactNumber(3)
+    unit_price = Money()
+    tax_rate = ExactNumber(2)
+    amount = Money()
 
 
 class InvoiceSchema(Schema):
     id = fields.String()
-    landlordId = fields.String(attribute="landlord_id")
-    tenancyId = fields.String(attribute="tenancy_id")
+    landlord_id = fields.String()
+    tenancy_id = fields.String()
     number = fields.String()
-    issueDate = fields.Function(lambda inv: iso(inv.issue_date))
-    dueDate = fields.Function(lambda inv: iso(inv.due_date))
+    issue_date = fields.Date()
+    due_date = fields.Date()
     currency = fields.String()
-    amount = fields.Function(lambda inv: money_json(inv.amount))
-    amountPaid = fields.Function(lambda inv: money_json(inv.amount_paid))
+    amount = Money()
+    amount_paid = Money()
     status = fields.String()
     lines = fields.List(fields.Nested(LineSchema))
 
 
 class PaymentSchema(Schema):
     id = fields.String()
-    invoiceId = fields.String(attribute="invoice_id")
-    amount = fields.Function(lambda pay: money_json(pay.amount))
+    invoice_id = fields.String()
+    amount = Money()
     currency = fields.String()
     status = fields.String()
     provider = fields.String()
-    providerRef = fields.String(attribute="provider_ref")
-    paidAt = fields.Function(lambda pay: iso(pay.paid_at))
-    createdAt = fields.Function(lambda pay: iso(pay.created_at))
+    provider_ref = fields.String()
+    paid_at = Timestamp()
+    created_at = Timestamp()
 
 
 class WebhookPaymentOutSchema(Schema):
     id = fields.String()
-    invoiceId = fields.String()
-    amount = fields.Float()
+    invoice_id = fields.String()
+    amount = Money()
     status = fields.String()
 
 
 class WebhookInvoiceOutSchema(Schema):
     id = fields.String()
     status = fields.String()
-    amountPaid = fields.Float()
+    amount_paid = Money()
 
 
 class WebhookResultSchema(Schema):
@@ -120,7 +120,7 @@ class WebhookResultSchema(Schema):
     payment = fields.Nested(WebhookPaymentOutSchema)
     invoice = fields.Nested(WebhookInvoiceOutSchema)
     status = fields.String()
-    deliveryId = fields.String()
+    delivery_id = fields.String()
 
 
 InvoiceListSchema = page_schema(InvoiceSchema, "InvoiceList")

@@ -1,16 +1,19 @@
 """Invoice rules: who may bill, see and void which invoice; numbering; overdue marking."""
 import sqlalchemy as sa
 
-from portal.database import MAX_AMOUNT, atomic, insert_for, new_id, utcnow
+from portal.database import atomic, insert_for, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.events.outbox import invoice_audience, record_event
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
+from portal.roles import LANDLORD, TENANT
 
-FINANCE_ROLES = ("LANDLORD", "TENANT")
+FINANCE_ROLES = (LANDLORD, TENANT)
 UNPAID_VOIDABLE = ("SENT", "OVERDUE")
 OVERDUE_FROM = ("SENT", "PARTIALLY_PAID")
 OVERDUE_BATCH = 500
@@ -26,7 +29,7 @@ def visible_invoices(principal):
     """A query of the invoices the caller may see."""
     require_finance_role(principal)
     query = db.select(Invoice)
-    if principal.role == "LANDLORD":
+    if principal.role == LANDLORD:
         return query.where(Invoice.landlord_id == principal.landlord_id)
     return query.where(Invoice.tenancy_id == principal.tenant_id)
 
@@ -74,16 +77,16 @@ def _build_lines(lines) -> list:
     for position, line in enumerate(lines, start=1):
         built.append(InvoiceLine(
             id=new_id("invl"), position=position, description=line["description"],
-            qty=line["qty"], unit_price=line["unitPrice"], tax_rate=line["taxRate"],
-            amount=money.line_amount(line["qty"], line["unitPrice"], line["taxRate"])))
+            qty=line["qty"], unit_price=line["unit_price"], tax_rate=line["tax_rate"],
+            amount=money.line_amount(line["qty"], line["unit_price"], line["tax_rate"])))
     return built
 
 
 def create_invoice(principal, data: dict):
     """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
-    if principal.role != "LANDLORD":
+    if principal.role != LANDLORD:
         raise Forbidden("Only a landlord may issue invoices.")
-    tenancy = db.session.get(Tenancy, data["tenancyId"])
+    tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
         # The same answer for another landlord's tenancy as for none at all.
         raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
@@ -95,8 +98,8 @@ def create_invoice(principal, data: dict):
     with atomic():
         invoice = Invoice(
             id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
-            number=_next_number(tenancy.landlord_id, data["issueDate"].year),
-            issue_date=data["issueDate"], due_date=data["dueDate"], currency=data["currency"],
+            number=_next_number(tenancy.landlord_id, data["issue_date"].year),
+            issue_date=data["issue_date"], due_date=data["due_date"], currency=data["currency"],
             amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
             created_by=principal.user_id, lines=lines)
         db.session.add(invoice)
@@ -108,7 +111,7 @@ def void_invoice(principal, invoice_id: str):
     """Void an unpaid invoice (event invoice.voided)."""
     with atomic():  # get_invoice checks the finance role first
         invoice = get_invoice(principal, invoice_id, lock=True)
-        if principal.role != "LANDLORD":
+        if principal.role != LANDLORD:
             raise Forbidden("Only the landlord may void an invoice.")
         if invoice.status not in UNPAID_VOIDABLE or invoice.amount_paid > 0:
             raise InvalidTransition("Only an unpaid invoice can be voided.",
@@ -152,10 +155,15 @@ def mark_overdue(today=None) -> list:
             return marked
 
 
+def invoice_audience(invoice: Invoice) -> list:
+    """Who sees an invoice's events: the landlord's and the tenancy's users only."""
+    return [audience.landlord(invoice.landlord_id), audience.tenant(invoice.tenancy_id)]
+
+
 def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> None:
     """Write the invoice's outbox event in the current transaction."""
     record_event(
         event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
         resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
-        audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
+        audience=invoice_audience(invoice),
         version=invoice.version)

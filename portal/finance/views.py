@@ -1,5 +1,4 @@
 """Finance endpoints: invoices, payments and the payment provider's webhook."""
-import functools
 import json
 from decimal import Decimal
 
@@ -8,8 +7,9 @@ from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
-from portal.auth.principal import caller, current_principal
+from portal.auth.principal import authenticated, caller
 from portal.finance import payment_intake, service
+from portal.routes import no_idempotency, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
                                     VoidSchema, WebhookResultSchema)
@@ -32,14 +32,9 @@ blp = FinanceBlueprint("finance", __name__, url_prefix="/api/finance",
                        description="Invoices and payments")
 
 
-def _finance_role(view):
-    """Token, then role, then body: 401 without a token, 403 for contractors and OPS whatever
-    they send (never a 422 that would answer for a resource they may not use)."""
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        service.require_finance_role(current_principal())
-        return view(*args, **kwargs)
-    return wrapper
+# Token, then role, then body: 401 without a token, 403 for contractors and OPS whatever they
+# send (never a 422 that would answer for a resource they may not use).
+_finance_role = authenticated(check=service.require_finance_role)
 
 
 @blp.route("/invoices", methods=["POST"])
@@ -58,7 +53,7 @@ def create_invoice(body):
 def list_invoices(args):
     """The caller's invoices, newest first (landlord: its tenancies'; tenant: its own)."""
     return service.list_invoices(caller(), args["limit"], args["cursor"],
-                                 status=args["status"], tenancy_id=args["tenancyId"])
+                                 status=args["status"], tenancy_id=args["tenancy_id"])
 
 
 @blp.route("/invoices/<invoice_id>", methods=["GET"])
@@ -85,7 +80,7 @@ def void_invoice(_body, invoice_id):
 def list_payments(args):
     """Payments on the caller's invoices, newest first (one invoice's with ?invoiceId=)."""
     return service.list_payments(caller(), args["limit"], args["cursor"],
-                                 invoice_id=args["invoiceId"])
+                                 invoice_id=args["invoice_id"])
 
 
 def _prefers_async() -> bool:
@@ -95,6 +90,8 @@ def _prefers_async() -> bool:
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@raw_body
+@no_idempotency
 @blp.response(200, WebhookResultSchema)
 @blp.alt_response(202, schema=WebhookResultSchema)
 @blp.doc(security=[], parameters=[

@@ -26,3 +26,8 @@ class Notification(db.Model):
     resource_id = sa.Column(sa.String(40), nullable=True)
     read_at = sa.Column(sa.DateTime, nullable=True)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    @property
+    def resource(self) -> dict:
+        """What the notification is about: ``{"type", "id"}``."""
+        return {"type": self.resource_type, "id": self.resource_id}

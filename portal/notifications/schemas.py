@@ -1,7 +1,7 @@
 """Notification request and response bodies."""
 from marshmallow import fields, validate
 
-from portal.database import iso
+from portal.fields import Timestamp
 from portal.pagination import PageArgsSchema
 from portal.schemas import InputSchema, Schema, page_schema
 
@@ -22,9 +22,9 @@ class NotificationSchema(Schema):
     type = fields.String()
     title = fields.String()
     body = fields.String()
-    resource = fields.Function(lambda n: {"type": n.resource_type, "id": n.resource_id})
-    readAt = fields.Function(lambda n: iso(n.read_at), allow_none=True)
-    createdAt = fields.Function(lambda n: iso(n.created_at))
+    resource = fields.Nested(ResourceRefSchema)
+    read_at = Timestamp(allow_none=True)
+    created_at = Timestamp()
 
 
 class MarkReadSchema(InputSchema):

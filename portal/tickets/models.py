@@ -1,7 +1,8 @@
 """Tickets and their timeline."""
 import sqlalchemy as sa
 
-from portal.database import Money, TimestampMixin, id_column, one_of, utcnow
+from portal.database import TimestampMixin, id_column, one_of, utcnow
+from portal.money import Money
 from portal.extensions import db
 from portal.tickets.state import PRIORITIES, STATUSES
 

@@ -3,8 +3,8 @@ import json
 
 from marshmallow import ValidationError, fields, validate
 
-from portal.database import MAX_AMOUNT, iso, money_json
-from portal.fields import money_field
+from portal.fields import Money, Timestamp
+from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
 from portal.schemas import InputSchema, Schema, page_schema
 from portal.tickets.state import PRIORITIES, STATUSES
@@ -16,8 +16,7 @@ def _not_blank(value):
 
 
 class TicketCreateSchema(InputSchema):
-    propertyId = fields.String(required=True, attribute="property_id",
-                               validate=validate.Length(min=1, max=40))
+    property_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
     title = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
     category = fields.String(load_default=None, allow_none=True,
                              validate=validate.Length(max=50))
@@ -28,14 +27,12 @@ class TicketCreateSchema(InputSchema):
 
 class TicketListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
-    propertyId = fields.String(load_default=None, attribute="property_id",
-                               validate=validate.Length(min=1, max=40))
+    property_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
 
 
 class AssignSchema(InputSchema):
-    contractorId = fields.String(required=True, attribute="contractor_id",
-                                 validate=validate.Length(min=1, max=40))
+    contractor_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
 class StatusChangeSchema(InputSchema):
@@ -44,7 +41,7 @@ class StatusChangeSchema(InputSchema):
 
 
 class QuoteSchema(InputSchema):
-    amount = money_field(required=True, validate=[
+    amount = Money(required=True, validate=[
         validate.Range(min=0, min_inclusive=False, error="Must be greater than 0."),
         validate.Range(max=MAX_AMOUNT)])
     notes = fields.String(required=True, validate=validate.Length(max=5000))
@@ -55,17 +52,17 @@ class ApproveSchema(InputSchema):
 
 
 class QuoteOutSchema(Schema):
-    amount = fields.Function(lambda q: money_json(q["amount"]))
+    amount = Money()
     notes = fields.String(allow_none=True)
-    submittedAt = fields.Function(lambda q: iso(q["submitted_at"]))
+    submitted_at = Timestamp()
 
 
 class TicketSchema(Schema):
     id = fields.String()
-    landlordId = fields.String(attribute="landlord_id")
-    tenantId = fields.String(attribute="tenant_id")
-    propertyId = fields.String(attribute="property_id")
-    contractorId = fields.String(attribute="contractor_id", allow_none=True)
+    landlord_id = fields.String()
+    tenant_id = fields.String()
+    property_id = fields.String()
+    contractor_id = fields.String(allow_none=True)
     title = fields.String()
     category = fields.String(allow_none=True)
     description = fields.String()
@@ -73,18 +70,18 @@ class TicketSchema(Schema):
     status = fields.String()
     quote = fields.Nested(QuoteOutSchema, allow_none=True)
     version = fields.Integer()
-    createdAt = fields.Function(lambda t: iso(t.created_at))
-    updatedAt = fields.Function(lambda t: iso(t.updated_at))
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class TimelineEntrySchema(Schema):
     id = fields.String()
-    ticketId = fields.String(attribute="ticket_id")
-    eventType = fields.String(attribute="event_type")
-    actorId = fields.String(attribute="actor_id", allow_none=True)
+    ticket_id = fields.String()
+    event_type = fields.String()
+    actor_id = fields.String(allow_none=True)
     details = fields.String(metadata={"description": "A JSON-encoded object, e.g. "
                                       + json.dumps(json.dumps({"from": "OPEN", "to": "TRIAGED"}))})
-    createdAt = fields.Function(lambda e: iso(e.created_at))
+    created_at = Timestamp()
 
 
 TicketListSchema = page_schema(TicketSchema, "TicketList")

@@ -5,23 +5,35 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.database import atomic, money_json, utcnow
+from portal.database import atomic, utcnow
 from portal.directory.models import ContractorFirm, Tenancy
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.events.outbox import record_event, ticket_audience
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
+from portal.money import money_json
 from portal.pagination import paginate
+from portal.roles import CONTRACTOR, LANDLORD, OPS, TENANT
 from portal.tickets import state
 from portal.tickets.models import Ticket, TimelineEntry
+
+
+def ticket_audience(ticket: Ticket) -> list:
+    """Who sees a ticket's events: the landlord's users, the tenancy's, the assigned firm's, OPS."""
+    keys = [audience.landlord(ticket.landlord_id), audience.tenant(ticket.tenant_id),
+            audience.role(OPS)]
+    if ticket.contractor_id:
+        keys.append(audience.contractor(ticket.contractor_id))
+    return keys
 
 
 def visible_tickets(principal):
     """A query of the tickets the caller may see (anything else answers 404)."""
     query = sa.select(Ticket)
-    scope = {state.LANDLORD: (Ticket.landlord_id, principal.landlord_id),
-             state.TENANT: (Ticket.tenant_id, principal.tenant_id),
-             state.CONTRACTOR: (Ticket.contractor_id, principal.contractor_id)}
-    if principal.role == state.OPS:
+    scope = {LANDLORD: (Ticket.landlord_id, principal.landlord_id),
+             TENANT: (Ticket.tenant_id, principal.tenant_id),
+             CONTRACTOR: (Ticket.contractor_id, principal.contractor_id)}
+    if principal.role == OPS:
         return query
     column, value = scope.get(principal.role, (None, None))
     if value is None:
@@ -63,7 +75,7 @@ def timeline(principal, ticket_id: str) -> list:
 def create_ticket(principal, *, property_id: str, title: str, description: str, priority: str,
                   category: Optional[str] = None) -> Ticket:
     """File a ticket for the tenant's own property (status OPEN, event ticket.created)."""
-    if principal.role != state.TENANT:
+    if principal.role != TENANT:
         raise Forbidden("Only a tenant files tickets.")
     tenancy = db.session.get(Tenancy, principal.tenant_id) if principal.tenant_id else None
     if tenancy is None or tenancy.property_id != property_id:
@@ -73,7 +85,7 @@ def create_ticket(principal, *, property_id: str, title: str, description: str, 
                     property_id=property_id, title=title.strip(), category=category,
                     description=description, priority=priority, status=state.OPEN)
     db.session.add(ticket)
-    return _record_and_commit(principal, ticket, "created", "ticket.created",
+    return _record_and_commit(principal, ticket, None, state.OPEN,
                               {"to": state.OPEN, "priority": priority})
 
 
@@ -89,8 +101,7 @@ def assign(principal, ticket_id: str, contractor_id: str) -> Ticket:
         return ticket
     details = {"contractorId": contractor_id, "previousContractorId": ticket.contractor_id}
     ticket.contractor_id = contractor_id
-    return _record_and_commit(principal, ticket, state.timeline_type(state.ASSIGN, None),
-                              state.event_type(state.ASSIGN, None), details)
+    return _record_and_commit(principal, ticket, state.ASSIGN, None, details)
 
 
 def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None) -> Ticket:
@@ -101,8 +112,7 @@ def change_status(principal, ticket_id: str, to: str, note: Optional[str] = None
     if note:
         details["note"] = note
     ticket.status = to
-    return _record_and_commit(principal, ticket, state.timeline_type(state.STATUS, to),
-                              state.event_type(state.STATUS, to), details)
+    return _record_and_commit(principal, ticket, state.STATUS, to, details)
 
 
 def submit_quote(principal, ticket_id: str, amount, notes: str) -> Ticket:
@@ -113,8 +123,7 @@ def submit_quote(principal, ticket_id: str, amount, notes: str) -> Ticket:
     ticket.status = state.QUOTED
     ticket.quote_amount, ticket.quote_notes = amount, notes
     ticket.quote_submitted_at = utcnow()
-    return _record_and_commit(principal, ticket, state.timeline_type(state.QUOTE, state.QUOTED),
-                              state.event_type(state.QUOTE, state.QUOTED), details)
+    return _record_and_commit(principal, ticket, state.QUOTE, state.QUOTED, details)
 
 
 def approve(principal, ticket_id: str) -> Ticket:
@@ -124,9 +133,7 @@ def approve(principal, ticket_id: str) -> Ticket:
     details = {"from": ticket.status, "to": state.APPROVED,
                "amount": money_json(ticket.quote_amount)}
     ticket.status = state.APPROVED
-    return _record_and_commit(
-        principal, ticket, state.timeline_type(state.APPROVE, state.APPROVED),
-        state.event_type(state.APPROVE, state.APPROVED), details)
+    return _record_and_commit(principal, ticket, state.APPROVE, state.APPROVED, details)
 
 
 def _load_for_change(principal, ticket_id: str) -> Ticket:
@@ -160,9 +167,13 @@ def _abort(error):
     raise error
 
 
-def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type: str,
-                       details: dict) -> Ticket:
-    """Flush the change (bumping version), add its timeline entry and outbox row, commit."""
+def _record_and_commit(principal, ticket: Ticket, call, target, details: dict) -> Ticket:
+    """Flush the change (bumping version), add its timeline entry and outbox row, commit.
+
+    ``call`` None is the ticket's creation; any other is named by its rule in the state table.
+    """
+    timeline_type, event_type = (("created", "ticket.created") if call is None
+                                 else state.names(call, target))
     try:
         with atomic(keep_loaded=True):
             db.session.flush()  # the version compare-and-set: StaleDataError if it moved
@@ -172,8 +183,7 @@ def _record_and_commit(principal, ticket: Ticket, timeline_type: str, event_type
             record_event(event_type, principal, landlord_id=ticket.landlord_id,
                                  tenant_id=ticket.tenant_id,
                                  resources=[{"type": "ticket", "id": ticket.id}],
-                                 audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
-                                                          ticket.contractor_id),
+                                 audience=ticket_audience(ticket),
                                  version=ticket.version)
     except StaleDataError:
         raise Conflict("The ticket was changed by someone else; reload and retry.",

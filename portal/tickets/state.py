@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
 
+from portal.roles import CONTRACTOR, LANDLORD, OPS, ROLES, TENANT
+
 OPEN, TRIAGED, QUOTED, APPROVED = "OPEN", "TRIAGED", "QUOTED", "APPROVED"
 IN_PROGRESS, COMPLETED, AUDITED, CANCELLED = "IN_PROGRESS", "COMPLETED", "AUDITED", "CANCELLED"
 STATUSES = (OPEN, TRIAGED, QUOTED, APPROVED, IN_PROGRESS, COMPLETED, AUDITED, CANCELLED)
 PRIORITIES = ("LOW", "MEDIUM", "HIGH", "URGENT")
 
-TENANT, LANDLORD, CONTRACTOR, OPS = "TENANT", "LANDLORD", "CONTRACTOR", "OPS"
-ROLES = (TENANT, LANDLORD, CONTRACTOR, OPS)
 
 # The calls that act on an existing ticket (the path's last segment).
 STATUS, ASSIGN, QUOTE, APPROVE = "status", "assign", "quote", "approve"
@@ -27,7 +27,8 @@ CALLS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """``call`` by one of ``roles`` on a ticket in one of ``sources`` moves it to ``target``.
+    """``call`` by one of ``roles`` on a ticket in one of ``sources`` moves it to ``target``,
+    recorded as the timeline entry ``timeline`` and announced as the event ``event``.
 
     ``target`` is None for a call that changes no status (assign).
     """
@@ -36,20 +37,23 @@ class Rule:
     sources: tuple
     target: Optional[str]
     roles: tuple
+    timeline: str
+    event: str
 
 
 _CANCELLABLE = (OPEN, TRIAGED, QUOTED, APPROVED, IN_PROGRESS, COMPLETED)
+_CHANGED = ("status_changed", "ticket.status_changed")
 
 RULES = (
-    Rule(ASSIGN, (OPEN, TRIAGED), None, (LANDLORD, OPS)),
-    Rule(STATUS, (OPEN,), TRIAGED, (LANDLORD, OPS)),
-    Rule(QUOTE, (TRIAGED,), QUOTED, (CONTRACTOR,)),
-    Rule(APPROVE, (QUOTED,), APPROVED, (LANDLORD,)),
-    Rule(STATUS, (APPROVED,), IN_PROGRESS, (CONTRACTOR,)),
-    Rule(STATUS, (IN_PROGRESS,), COMPLETED, (CONTRACTOR,)),
-    Rule(STATUS, (COMPLETED,), AUDITED, (OPS,)),
-    Rule(STATUS, _CANCELLABLE, CANCELLED, (LANDLORD, OPS)),
-    Rule(STATUS, (OPEN, TRIAGED), CANCELLED, (TENANT,)),
+    Rule(ASSIGN, (OPEN, TRIAGED), None, (LANDLORD, OPS), "assigned", "ticket.assigned"),
+    Rule(STATUS, (OPEN,), TRIAGED, (LANDLORD, OPS), *_CHANGED),
+    Rule(QUOTE, (TRIAGED,), QUOTED, (CONTRACTOR,), "quote_submitted", "ticket.quote_submitted"),
+    Rule(APPROVE, (QUOTED,), APPROVED, (LANDLORD,), "approved", "ticket.approved"),
+    Rule(STATUS, (APPROVED,), IN_PROGRESS, (CONTRACTOR,), *_CHANGED),
+    Rule(STATUS, (IN_PROGRESS,), COMPLETED, (CONTRACTOR,), "completed", "ticket.completed"),
+    Rule(STATUS, (COMPLETED,), AUDITED, (OPS,), "audited", "ticket.status_changed"),
+    Rule(STATUS, _CANCELLABLE, CANCELLED, (LANDLORD, OPS), "cancelled", "ticket.status_changed"),
+    Rule(STATUS, (OPEN, TRIAGED), CANCELLED, (TENANT,), "cancelled", "ticket.status_changed"),
 )
 
 
@@ -81,36 +85,19 @@ def allowed_moves(role: str, current: str) -> list:
     return [(r.call, r.target) for r in RULES if role in r.roles and current in r.sources]
 
 
-def timeline_type(call: str, target: Optional[str]) -> str:
-    """The timeline ``eventType`` recorded for a call."""
-    if call == ASSIGN:
-        return "assigned"
-    if call == QUOTE:
-        return "quote_submitted"
-    if call == APPROVE:
-        return "approved"
-    return {COMPLETED: "completed", CANCELLED: "cancelled", AUDITED: "audited"}.get(
-        target, "status_changed")
-
-
-def event_type(call: str, target: Optional[str]) -> str:
-    """The domain event type (SPEC §4) emitted for a call."""
-    if call == ASSIGN:
-        return "ticket.assigned"
-    if call == QUOTE:
-        return "ticket.quote_submitted"
-    if call == APPROVE:
-        return "ticket.approved"
-    return "ticket.completed" if target == COMPLETED else "ticket.status_changed"
+def names(call: str, target: Optional[str]) -> tuple:
+    """(timeline ``eventType``, domain event type) recorded for a call that ``decide`` allowed."""
+    rule = next(r for r in RULES if r.call == call and r.target == target)
+    return rule.timeline, rule.event
 
 
 def state_table() -> str:
     """The rules as a Markdown table (what docs/tickets.md shows)."""
-    lines = ["| from | to | call | who |", "|---|---|---|---|"]
+    lines = ["| from | to | call | who | timeline | event |", "|---|---|---|---|---|---|"]
     for rule in RULES:
-        lines.append("| {} | {} | `{}` | {} |".format(
+        lines.append("| {} | {} | `{}` | {} | `{}` | `{}` |".format(
             ", ".join(rule.sources), rule.target or "(unchanged)", CALLS[rule.call],
-            ", ".join(rule.roles)))
+            ", ".join(rule.roles), rule.timeline, rule.event))
     return "\n".join(lines) + "\n"
 
 

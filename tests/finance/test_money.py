@@ -3,7 +3,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from portal.database import places
+from portal.money import places
 from portal.finance import money, signature
 
 

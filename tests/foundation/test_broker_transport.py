@@ -8,7 +8,7 @@ own transport raises AttributeError there, which celery treats as unrecoverable 
 import kombu
 import pytest
 
-from tests.conftest import start_redis
+from tests.helpers import start_redis
 
 STOCK, PORTAL = "redis", "portal.broker:Transport"
 

@@ -2,7 +2,7 @@
 import pytest
 
 from portal import create_app
-from tests.conftest import config_for, free_port, wait_until
+from tests.helpers import config_for, free_port, wait_until
 
 
 def test_unknown_route_is_404_in_shape(client):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 VENV = Path(sys.executable).parent.parent

@@ -2,7 +2,7 @@
 import signal
 import subprocess
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 

@@ -35,13 +35,13 @@ def test_terminal_statuses_allow_nothing():
 
 
 def test_names_recorded_for_each_call():
-    assert state.event_type("status", "COMPLETED") == "ticket.completed"
-    assert state.event_type("status", "CANCELLED") == "ticket.status_changed"
-    assert state.timeline_type("status", "CANCELLED") == "cancelled"
-    assert state.timeline_type("status", "AUDITED") == "audited"
-    assert state.timeline_type("status", "IN_PROGRESS") == "status_changed"
-    assert state.event_type("quote", "QUOTED") == "ticket.quote_submitted"
-    assert state.timeline_type("approve", "APPROVED") == "approved"
+    assert state.names("status", "COMPLETED") == ("completed", "ticket.completed")
+    assert state.names("status", "CANCELLED") == ("cancelled", "ticket.status_changed")
+    assert state.names("status", "AUDITED") == ("audited", "ticket.status_changed")
+    assert state.names("status", "IN_PROGRESS") == ("status_changed", "ticket.status_changed")
+    assert state.names("quote", "QUOTED") == ("quote_submitted", "ticket.quote_submitted")
+    assert state.names("approve", "APPROVED") == ("approved", "ticket.approved")
+    assert state.names("assign", None) == ("assigned", "ticket.assigned")
 
 
 def test_docs_show_the_tables_the_code_uses():

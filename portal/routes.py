@@ -1,0 +1,31 @@
+"""Marks on views, read by the request hooks: a route says what it needs where it is defined,
+instead of a list of paths kept elsewhere.
+
+    @blp.route("/payments/webhook", methods=["POST"])
+    @raw_body
+    @no_idempotency
+    def webhook(): ...
+"""
+from flask import current_app, request
+
+_ATTRIBUTE = "portal_marks"
+
+
+def _mark(name: str):
+    def decorate(view):
+        marks = getattr(view, _ATTRIBUTE, frozenset())
+        setattr(view, _ATTRIBUTE, marks | {name})  # functools.wraps copies it outwards
+        return view
+    return decorate
+
+
+raw_body = _mark("raw_body")
+raw_body.__doc__ = "The view reads and checks its raw body itself (no JSON-object guard)."
+no_idempotency = _mark("no_idempotency")
+no_idempotency.__doc__ = "Idempotency-Key is not honoured here (no caller to scope it to)."
+
+
+def marked(name: str) -> bool:
+    """Whether the view this request is routed to carries the mark ``name``."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return name in getattr(view, _ATTRIBUTE, ())
