@@ -56,6 +56,16 @@ def test_authenticated_call_with_redis_down_is_503_not_500(app, database_url, cl
     assert response.get_json()["error"]["code"] == "service_unavailable"
 
 
+def test_idempotent_post_with_the_database_down_is_503(redis_url, auth, demo):
+    headers = {**auth("tenant"), "Idempotency-Key": "db-down-1"}
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    down = create_app("testing", config_for(url, redis_url))
+    response = down.test_client().post("/api/tickets", headers=headers, json={
+        "propertyId": demo["prop1"], "title": "Tap", "description": "Drips", "priority": "LOW"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+
+
 def test_openapi_describes_every_endpoint(app, client):
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
