@@ -35,6 +35,13 @@ def _derive_config(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "ratelimit")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": app.config["DB_POOL_SIZE"], "max_overflow": 0,
+            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600,
+            # A pooled connection whose backend went away (failover, terminated) is replaced
+            # at checkout instead of failing the request that drew it.
+            "pool_pre_ping": True})
 
 
 def register_extensions(app):

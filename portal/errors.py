@@ -4,7 +4,8 @@ import logging
 import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError,
+                            PendingRollbackError, TimeoutError as PoolTimeout)
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class ServiceUnavailable(DomainError):
 
 
 def error_response(status, code, message, details=None):
-    """Build the SPEC's error body with its status."""
+    """Build the error body (docs/API.md) with its status."""
     body = {"code": code, "message": message}
     if details:
         body["details"] = details
@@ -129,6 +130,7 @@ def register_errorhandlers(app):
         log.warning("redis unavailable: %s", exc)
         return error_response(503, "service_unavailable", "The cache is unavailable; retry later.")
 
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PendingRollbackError)

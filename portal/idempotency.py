@@ -1,4 +1,5 @@
-"""Idempotency-Key for every authenticated POST: a change and its answer commit together.
+"""Idempotency-Key for every authenticated POST (docs/API.md): a change and its answer commit
+together.
 
 The key row is inserted first, as IN_FLIGHT, in its own transaction: a concurrent request with the
 same key hits the unique constraint and gets a replay (DONE), 422 (other body) or 409 (in flight).

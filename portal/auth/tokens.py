@@ -1,4 +1,4 @@
-"""Token issue, revocation (kept in Redis) and the JWT error callbacks in the SPEC's shape."""
+"""Token issue, revocation (kept in Redis) and the JWT error callbacks in the error shape."""
 import secrets
 from datetime import timedelta
 

@@ -20,7 +20,7 @@ OVERDUE_BATCH = 500
 
 
 def require_finance_role(principal):
-    """Contractors and OPS see no invoices (SPEC §1): 403 before anything is loaded."""
+    """Contractors and OPS see no invoices (docs/API.md: who sees what): 403 before anything is loaded."""
     if principal.role not in FINANCE_ROLES:
         raise Forbidden("Your role has no access to finance.")
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key (SPEC §5) through the ticket endpoints, including concurrent retries."""
+"""Idempotency-Key (docs/API.md) through the ticket endpoints, including concurrent retries."""
 from datetime import timedelta
 
 import pytest
