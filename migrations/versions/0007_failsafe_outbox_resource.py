@@ -1,7 +1,7 @@
 """outbox_events.resource_key: a resource's events are published in version order
 
-Revision ID: 0006_failsafe_outbox_resource
-Revises: 0005
+Revision ID: 0007_failsafe_outbox_resource
+Revises: 0006
 """
 import json
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0006_failsafe_outbox_resource"
-down_revision = "0005"
+revision = "0007_failsafe_outbox_resource"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
