@@ -43,18 +43,17 @@ def _file_tickets(base, token, demo, client_no, results):
         key = f"failover-{client_no}-{n}"
         body = {"propertyId": demo["prop1"], "title": key, "priority": "LOW",
                 "description": "Filed while the database fails over"}
-        seen = []
+        seen = results[key] = []
         for _attempt in range(ATTEMPTS):
             try:
                 status, answer = proc.request(base, "POST", "/api/tickets", body,
                                               {**headers, "Idempotency-Key": key}, timeout=15)
-            except OSError as exc:  # the connection itself failed: not an answer, retry
+            except (OSError, ValueError) as exc:  # no answer (or not JSON): retry
                 status, answer = None, repr(exc)
             seen.append((status, answer))
             if status == 201:
                 break
             time.sleep(0.05)
-        results[key] = seen
 
 
 def test_terminated_backends_give_503s_and_no_key_is_stranded_or_applied_twice(
@@ -63,7 +62,9 @@ def test_terminated_backends_give_503s_and_no_key_is_stranded_or_applied_twice(
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has no backends to terminate")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = proc.process_env(database_url, redis_url, LOGIN_RATE_LIMIT="1000 per minute")
+    # A small pool per web process: the PostgreSQL server is shared (max_connections).
+    env = proc.process_env(database_url, redis_url, LOGIN_RATE_LIMIT="1000 per minute",
+                           DB_POOL_SIZE=5)
     with proc.web(env, port, tmp_path, workers=2):
         proc.wait_until(lambda: proc.request(base, "GET", "/api/health", timeout=2)[0]
                         in (200, 503), timeout=30, what="the web process")
@@ -79,6 +80,7 @@ def test_terminated_backends_give_503s_and_no_key_is_stranded_or_applied_twice(
         for thread in threads:
             thread.join(300)
         killer.stop()
+        assert not any(thread.is_alive() for thread in threads), "the clients did not finish"
         with app.app_context():  # this process's pooled connections were terminated too
             db.engine.dispose()
         # After the failover, every acknowledged key still replays its first answer.

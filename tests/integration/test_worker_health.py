@@ -24,7 +24,7 @@ def test_health_reports_a_worker_that_stopped_consuming(app, database_url, redis
     down = (503, {"status": "degraded", "db": "ok", "redis": "ok", "worker": "down"})
     with proc.ExitStack() as stack:
         stack.enter_context(proc.web(env, port, tmp_path, workers=1))
-        proc.wait_until(lambda: _health(base) == down, timeout=30, what="the web, no worker yet")
+        proc.wait_until(lambda: _health(base) == down, timeout=60, what="the web, no worker yet")
         worker = stack.enter_context(proc.worker(env, tmp_path))
         proc.wait_for_web(base, timeout=60)
         assert _health(base) == (200, {"status": "ok", "db": "ok", "redis": "ok", "worker": "ok"})
