@@ -30,10 +30,6 @@ from portal.routes import marked
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-# A key still IN_FLIGHT this long after its claim belongs to a request that died: a retry may take
-# it over. Safe however soon: an IN_FLIGHT row means nothing was committed, and a request that is
-# still running loses its answer's conditional update to the takeover and rolls back.
-STALE_IN_FLIGHT = timedelta(seconds=60)
 
 
 class IdempotencyKey(db.Model):
@@ -62,6 +58,12 @@ class _Claim:
         self.row_id = row_id
         self.connection = db.engine.connect()
         self.transaction = self.connection.begin()
+        # Held until the outer transaction ends, however it ends (a lost connection included:
+        # the server then rolls back and lets go). A retry that finds the key IN_FLIGHT and can
+        # lock the row knows its request is gone (on SQLite the outer transaction holds the
+        # whole database, so a retry only ever sees the key after it ended).
+        self.connection.execute(sa.select(IdempotencyKey.id).where(
+            IdempotencyKey.id == row_id).with_for_update())
         self.session = Session(bind=self.connection, join_transaction_mode="create_savepoint")
         enqueue.hold(self.session)  # the deliveries are sent once the outer transaction commits
 
@@ -163,21 +165,36 @@ def _before():
                                    code="idempotency_key_reused")
         if existing.state == "DONE":
             return _replay(existing)
-        if utcnow() - existing.created_at < STALE_IN_FLIGHT:
+        if not _take_over(existing.id):
             raise Conflict("A request with this Idempotency-Key is still running.",
                            code="idempotency_key_in_flight")
-        # Abandoned by a request that died before committing: free it (only that stale row;
-        # concurrent retries may all try, and the claim above lets exactly one of them have it).
-        db.session.execute(sa.delete(IdempotencyKey).where(
-            IdempotencyKey.id == existing.id, IdempotencyKey.state == "IN_FLIGHT"))
-        db.session.commit()
     raise Conflict("A request with this Idempotency-Key is still running.",
                    code="idempotency_key_in_flight")
 
 
+def _take_over(row_id) -> bool:
+    """Free an IN_FLIGHT key whose request is gone (nothing of it was committed: its answer
+    commits with its change); False while that request still runs and holds the row's lock.
+
+    Safe even in the moment between a claim and its lock: the claiming request's answer is
+    stored only if the row it claimed is still IN_FLIGHT, so after a takeover it rolls back.
+    Concurrent retries may all try; the claim that follows lets exactly one of them have it."""
+    free = db.session.execute(sa.select(IdempotencyKey.id).where(
+        IdempotencyKey.id == row_id, IdempotencyKey.state == "IN_FLIGHT")
+        .with_for_update(skip_locked=True)).scalar_one_or_none()
+    if free is None:
+        db.session.rollback()
+        held = db.session.get(IdempotencyKey, row_id)
+        db.session.rollback()
+        return held is None or held.state != "IN_FLIGHT"  # gone or answered: claim again
+    db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
+    db.session.commit()
+    return True
+
+
 def _release(row_id) -> None:
-    """Free a key whose request committed nothing, so that a retry runs it (best effort: if the
-    database is gone the key frees itself after STALE_IN_FLIGHT)."""
+    """Free a key whose request committed nothing, so that a retry runs it at once (best effort:
+    if the database is gone the next retry finds the row unlocked and takes it over)."""
     try:
         with db.engine.begin() as conn:
             conn.execute(sa.delete(IdempotencyKey).where(
