@@ -45,8 +45,8 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 "$BIN/python" scripts/supervisor_conf.py Procfile "$RUN_DIR" > "$RUN_DIR/supervisord.conf"
-echo "portal on http://$HOST:$PORT/api (a process that dies is restarted; Ctrl-C stops everything)"
-echo "status: $BIN/supervisorctl -c $RUN_DIR/supervisord.conf status"
+echo "portal on http://$HOST:$PORT (pages; the API under /api; a process that dies is restarted;"
+echo "Ctrl-C stops everything). Status: $BIN/supervisorctl -c $RUN_DIR/supervisord.conf status"
 PATH="$BIN:$PATH" "$BIN/supervisord" -c "$RUN_DIR/supervisord.conf" &
 supervisor_pid=$!
 wait "$supervisor_pid"
