@@ -12,9 +12,10 @@ _DB_ERRORS = (OperationalError, InterfaceError)
 
 @shared_task(name=tasks.MARK_OVERDUE, autoretry_for=_DB_ERRORS,
              retry_backoff=True, retry_backoff_max=300, max_retries=5)
-def mark_overdue() -> int:
-    """Mark invoices past their due date OVERDUE (each commit announces its own)."""
-    return len(service.mark_overdue())
+def mark_overdue(today=None) -> int:
+    """Mark invoices past their due date OVERDUE (each commit announces its own); ``today`` (an
+    ISO date, for a caller that fixed its own day) defaults to the UTC date when the task runs."""
+    return len(service.mark_overdue(date.fromisoformat(today) if today else None))
 
 
 @shared_task(name=tasks.ADD_LATE_FEES, autoretry_for=_DB_ERRORS, retry_backoff=True,

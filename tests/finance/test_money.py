@@ -94,6 +94,9 @@ def test_signature_round_trip_and_header_shape():
     header = signature.sign("s1", BODY, timestamp=1_700_000_000)
     assert header == hmac_header("s1", BODY, 1_700_000_000)
     assert signature.verify(BODY, header, ["s1"], 300, now=1_700_000_100) == 1_700_000_000
+    # The tolerance's edges are inside: 300 s either way is accepted, 301 s (below) is not.
+    for now in (1_700_000_300, 1_699_999_700):
+        assert signature.verify(BODY, header, ["s1"], 300, now=now) == 1_700_000_000
 
 
 @pytest.mark.parametrize("header, secrets, now, code", [

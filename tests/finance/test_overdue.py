@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from portal import tasks
 from portal.database import utcnow
 from portal.extensions import db
 from portal.finance import service
@@ -13,20 +14,25 @@ from tests.finance.conftest import (INVOICES, invoice_row, make_invoice, outbox,
                                     post_webhook)
 
 
+# One day for the whole module: a run that crosses midnight UTC must not move "today" between
+# the invoices' dates and the task's own clock.
+TODAY = utcnow().date()
+
+
 def _days(n) -> str:
-    return (utcnow().date() + timedelta(days=n)).isoformat()
+    return (TODAY + timedelta(days=n)).isoformat()
 
 
 def _run_overdue(app):
-    """Send the beat's task to the worker, as the beat does."""
-    app.extensions["celery"].send_task("invoices.mark_overdue")
+    """Send the beat's task to the worker, as the beat does, for the day the dates were made on."""
+    app.extensions["celery"].send_task(tasks.MARK_OVERDUE, args=[TODAY.isoformat()])
 
 
 def _days_pass(app, invoice_ids, due_in_days):
     """Time passes: these invoices' due date becomes ``due_in_days`` from today."""
     with app.app_context():
         db.session.execute(sa.update(Invoice).where(Invoice.id.in_(invoice_ids))
-                           .values(due_date=utcnow().date() + timedelta(days=due_in_days)))
+                           .values(due_date=TODAY + timedelta(days=due_in_days)))
         db.session.commit()
 
 
@@ -37,7 +43,7 @@ def test_an_invoice_created_past_due_is_overdue_at_once(client, auth, app, demo,
     assert [e["type"] for e in outbox(app)] == ["invoice.created", "invoice.created"]
     _run_overdue(app)
     with app.app_context():
-        assert service.mark_overdue() == []  # nothing left for the beat to announce
+        assert service.mark_overdue(TODAY) == []  # nothing left for the beat to announce
     assert outbox(app, "invoice.overdue") == []
 
 

@@ -1,14 +1,14 @@
 """money: rent billing, late-fee policies, refunds, Stripe deliveries
 
-Revision ID: 0007_money
-Revises: 0006
+Revision ID: 0008_money
+Revises: 0007_failsafe_outbox_resource
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0007_money"
-down_revision = "0006"
+revision = "0008_money"
+down_revision = "0007_failsafe_outbox_resource"
 branch_labels = None
 depends_on = None
 
