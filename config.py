@@ -55,7 +55,8 @@ class BaseConfig:
     JWT_REFRESH_COOKIE_PATH = "/api/auth/"
 
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
-    RATELIMIT_HEADERS_ENABLED = True
+    # Retry-After goes on the 429 only (portal/errors.py), not on every login answer.
+    RATELIMIT_HEADERS_ENABLED = False
 
     PAYMENT_WEBHOOK_SECRET = _env("PAYMENT_WEBHOOK_SECRET", "whsec_dev_secret")
     WEBHOOK_ALLOW_UNSIGNED = _env("WEBHOOK_ALLOW_UNSIGNED", False, bool)
@@ -128,7 +129,7 @@ class BaseConfig:
 
     API_TITLE = "Tenant–Landlord Portal"
     API_VERSION = "1.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
 

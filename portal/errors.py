@@ -1,9 +1,11 @@
 """The DomainError family and the one JSON error shape, registered once for the whole app."""
 import logging
+import time
 
 import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -105,7 +107,18 @@ def _http_error(exc: HTTPException):
     response = error_response(status, code, message, details)
     if status == 405 and getattr(exc, "valid_methods", None):
         response[0].headers["Allow"] = ", ".join(exc.valid_methods)
+    if isinstance(exc, RateLimitExceeded):
+        response[0].headers["Retry-After"] = str(_retry_after())
     return response
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit's window lets the client in again. Set here, on the
+    429 only: Flask-Limiter's own headers (RATELIMIT_HEADERS_ENABLED) would put Retry-After
+    on every answer of a limited route, a successful login included."""
+    from portal.extensions import limiter
+    limit = limiter.current_limit
+    return max(1, int(limit.reset_at - time.time()) + 1) if limit else 1
 
 
 def register_errorhandlers(app):

@@ -30,9 +30,10 @@ class Timestamp(fields.DateTime):
         return iso(value)
 
 
-class ExactNumber(fields.Field):
+class ExactNumber(fields.Decimal):
     """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
-    and written as a JSON number."""
+    and written as a JSON number. Described as ``type: number`` with ``multipleOf`` 10^-places
+    (portal/openapi/converter.py)."""
 
     default_error_messages = {
         "invalid": "Must be a JSON number.",
@@ -43,7 +44,6 @@ class ExactNumber(fields.Field):
     def __init__(self, max_places: int, **kwargs):
         super().__init__(**kwargs)
         self.max_places = max_places
-        self.metadata.setdefault("type", "number")
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else float(value)

@@ -12,7 +12,8 @@ from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, R
 from portal.auth.tokens import issue_tokens, user_claims
 from portal.errors import Unauthorized
 from portal.extensions import limiter
-from portal.routes import no_idempotency
+from portal.openapi.operations import CSRF_TOKEN
+from portal.routes import no_idempotency, public
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
@@ -29,7 +30,9 @@ def _login_key():
 
 
 @blp.route("/login", methods=["POST"])
+@public
 @no_idempotency
+@blp.doc(responses={"401": "UNAUTHORIZED", "429": "TOO_MANY_REQUESTS"})
 @limiter.limit(_login_limit, key_func=_login_key)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -44,7 +47,9 @@ def login(body):
 
 
 @blp.route("/refresh", methods=["POST"])
+@public
 @no_idempotency
+@blp.doc(responses={"401": "UNAUTHORIZED"}, parameters=[CSRF_TOKEN])
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenSchema)
 def refresh(body):

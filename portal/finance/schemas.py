@@ -49,7 +49,7 @@ class PaymentListArgsSchema(PageArgsSchema):
     invoice_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
-class WebhookPaymentSchema(Schema):
+class WebhookPaymentSchema(InputSchema):
     """The provider's body; fields it adds beyond these are ignored."""
 
     class Meta:
@@ -113,14 +113,15 @@ class WebhookInvoiceOutSchema(Schema):
 
 
 class WebhookResultSchema(Schema):
-    """200 (processed) or 202 (queued) answer to a webhook delivery."""
+    """200 (processed: payment and invoice) or 202 (queued: status and deliveryId) answer to a
+    webhook delivery."""
 
     success = fields.Boolean()
     duplicate = fields.Boolean()
-    payment = fields.Nested(WebhookPaymentOutSchema)
-    invoice = fields.Nested(WebhookInvoiceOutSchema)
-    status = fields.String()
-    delivery_id = fields.String()
+    payment = fields.Nested(WebhookPaymentOutSchema, metadata={"optional": True})
+    invoice = fields.Nested(WebhookInvoiceOutSchema, metadata={"optional": True})
+    status = fields.String(metadata={"optional": True})
+    delivery_id = fields.String(metadata={"optional": True})
 
 
 InvoiceListSchema = page_schema(InvoiceSchema, "InvoiceList")

@@ -9,10 +9,10 @@ from webargs import core
 
 from portal.auth.principal import authenticated, caller
 from portal.finance import payment_intake, service
-from portal.routes import no_idempotency, raw_body
+from portal.routes import no_idempotency, public, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
-                                    VoidSchema, WebhookResultSchema)
+                                    VoidSchema, WebhookPaymentSchema, WebhookResultSchema)
 
 
 class ExactJsonParser(FlaskParser):
@@ -90,11 +90,13 @@ def _prefers_async() -> bool:
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@public
 @raw_body
 @no_idempotency
 @blp.response(200, WebhookResultSchema)
 @blp.alt_response(202, schema=WebhookResultSchema)
-@blp.doc(security=[], parameters=[
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": WebhookPaymentSchema}}}, responses={"401": "UNAUTHORIZED"}, parameters=[
     {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
      "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
     {"in": "header", "name": "Prefer", "schema": {"type": "string"},

@@ -1,0 +1,71 @@
+"""How marshmallow schemas become JSON Schema in /api/openapi.json (OpenAPI 3.1).
+
+apispec does most of it; this converter adds what it leaves out:
+- exact numbers (money included) carry ``multipleOf`` (0.01 for money) and real limits, with
+  ``exclusiveMinimum`` where the validator excludes its bound;
+- a response schema lists every field as ``required`` (every field is always in the answer, as
+  ``null`` when it has no value) unless the field is declared ``metadata={"optional": True}``,
+  and allows fields it does not list (answers may gain fields; inputs may not).
+"""
+from decimal import Decimal
+
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from apispec.ext.marshmallow.common import resolve_schema_instance
+from marshmallow import validate
+
+from portal.fields import ExactNumber
+from portal.schemas import InputSchema, Schema
+
+OPTIONAL = "optional"
+
+
+def exact_number_step(field, **_kwargs) -> dict:
+    """``multipleOf``: an ExactNumber takes at most ``max_places`` decimals (money: 0.01)."""
+    if isinstance(field, ExactNumber):
+        return {"multipleOf": float(Decimal(1).scaleb(-field.max_places))}
+    return {}
+
+
+def exclusive_bounds(field, ret, **_kwargs) -> dict:
+    """Turn ``minimum``/``maximum`` into ``exclusiveMinimum``/``exclusiveMaximum`` (3.1: the
+    bound itself) when the validator that sets the bound excludes it."""
+    changes = {}
+    for validator in field.validators:
+        if not isinstance(validator, validate.Range):
+            continue
+        for bound, inclusive, inclusive_key, exclusive_key in (
+                (validator.min, validator.min_inclusive, "minimum", "exclusiveMinimum"),
+                (validator.max, validator.max_inclusive, "maximum", "exclusiveMaximum")):
+            if bound is None or inclusive or inclusive_key not in ret:
+                continue
+            value = field._serialize(bound, None, None)
+            if ret[inclusive_key] == value:
+                ret.pop(inclusive_key)
+                changes[exclusive_key] = value
+    return changes
+
+
+class PortalConverter(OpenAPIConverter):
+    """apispec's converter with the portal's additions (see the module docstring)."""
+
+    def init_attribute_functions(self):
+        super().init_attribute_functions()
+        self.attribute_functions.append(exact_number_step)
+        self.attribute_functions.append(exclusive_bounds)
+
+    def schema2jsonschema(self, schema):
+        jsonschema = super().schema2jsonschema(schema)
+        instance = resolve_schema_instance(schema)
+        if isinstance(instance, Schema) and not isinstance(instance, InputSchema):
+            fields = instance.dump_fields.values()
+            jsonschema["required"] = sorted(
+                field.data_key for field in fields if not field.metadata.get(OPTIONAL))
+            jsonschema.pop("additionalProperties", None)
+            if not jsonschema["required"]:
+                jsonschema.pop("required")
+        return jsonschema
+
+
+class PortalMarshmallowPlugin(MarshmallowPlugin):
+    Converter = PortalConverter
