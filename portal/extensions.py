@@ -3,6 +3,7 @@ from http import HTTPStatus
 
 import redis
 from flask import current_app
+from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,7 +37,8 @@ class PortalApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def init_app(self, app, *, spec_kwargs=None):
-        """Bind to the app and describe how callers authenticate."""
+        """Bind to the app, describe how callers authenticate, serve the reference page's files."""
+        from portal.openapi import reference
         spec_kwargs = {"marshmallow_plugin": PortalMarshmallowPlugin(),
                        "extra_plugins": [OperationsPlugin(app)], **(spec_kwargs or {})}
         super().init_app(app, spec_kwargs=spec_kwargs)
@@ -44,6 +46,7 @@ class PortalApi(Api):
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
         self.spec.components.security_scheme(
             "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "access_token_cookie"})
+        app.register_blueprint(reference.blp)
 
     def _register_responses(self):
         """One response component per error status, saying which codes it carries."""
@@ -58,6 +61,8 @@ class PortalApi(Api):
 
 api = PortalApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Reads its settings from the app's CORS_* config (config.py).
+cors = CORS()
 
 
 class RedisClient:

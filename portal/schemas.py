@@ -27,7 +27,7 @@ class InputSchema(Schema):
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
-    details = fields.Dict()
+    details = fields.Dict(metadata={"optional": True})
 
 
 class ErrorSchema(Schema):

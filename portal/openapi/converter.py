@@ -3,6 +3,7 @@
 apispec does most of it; this converter adds what it leaves out:
 - exact numbers (money included) carry ``multipleOf`` (0.01 for money) and real limits, with
   ``exclusiveMinimum`` where the validator excludes its bound;
+- input text says it may not hold NUL (no column can store it; the API answers 422);
 - a response schema lists every field as ``required`` (every field is always in the answer, as
   ``null`` when it has no value) unless the field is declared ``metadata={"optional": True}``,
   and allows fields it does not list (answers may gain fields; inputs may not).
@@ -12,6 +13,7 @@ from decimal import Decimal
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from apispec.ext.marshmallow.common import resolve_schema_instance
+from apispec.ext.marshmallow.field_converter import make_type_list
 from marshmallow import validate
 
 from portal.fields import ExactNumber
@@ -46,6 +48,26 @@ def exclusive_bounds(field, ret, **_kwargs) -> dict:
     return changes
 
 
+# ECMA and Python regular expressions alike: any text without a NUL character.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _schema_of(field):
+    """The schema a (possibly inner) field is bound to."""
+    parent = field.parent
+    while parent is not None and not isinstance(parent, Schema):
+        parent = getattr(parent, "parent", None)
+    return parent
+
+
+def storable_text(field, ret, **_kwargs) -> dict:
+    """``pattern`` excluding NUL on free input text (not on enums, formats or patterns)."""
+    if ("string" in make_type_list(ret.get("type")) and not
+            {"pattern", "format", "enum"} & set(ret) and isinstance(_schema_of(field), InputSchema)):
+        return {"pattern": NO_NUL}
+    return {}
+
+
 class PortalConverter(OpenAPIConverter):
     """apispec's converter with the portal's additions (see the module docstring)."""
 
@@ -53,6 +75,7 @@ class PortalConverter(OpenAPIConverter):
         super().init_attribute_functions()
         self.attribute_functions.append(exact_number_step)
         self.attribute_functions.append(exclusive_bounds)
+        self.attribute_functions.append(storable_text)
 
     def schema2jsonschema(self, schema):
         jsonschema = super().schema2jsonschema(schema)

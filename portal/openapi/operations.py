@@ -1,6 +1,7 @@
 """What each operation of /api/openapi.json needs and may answer, read from the view itself.
 
 The marks a view carries (portal/routes.py) and its route decide:
+- the operationId: the endpoint's name (``tickets_change_status``);
 - security: none for ``@public`` views, else a bearer token or the access cookie;
 - headers: ``Idempotency-Key`` on authenticated POSTs that honour it, ``X-CSRF-TOKEN`` on
   writes a cookie may authenticate;
@@ -88,6 +89,8 @@ class OperationsPlugin(BasePlugin):
             return
         marks = marks_of(self.app.view_functions.get(rule.endpoint))
         for method, operation in operations.items():
+            # "tickets.change_status" → tickets_change_status: what generated clients name it.
+            operation.setdefault("operationId", rule.endpoint.replace(".", "_").strip("_"))
             self._complete(operation, method, marks, bool(rule.arguments))
 
     def _complete(self, operation, method, marks, has_path_ids):
