@@ -4,6 +4,8 @@ apispec does most of it; this converter adds what it leaves out:
 - exact numbers (money included) carry ``multipleOf`` (0.01 for money) and real limits, with
   ``exclusiveMinimum`` where the validator excludes its bound;
 - input text says it may not hold NUL (no column can store it; the API answers 422);
+- a rule between fields that no field states (one of two fields needed) is written by the schema
+  itself as ``class Meta: json_schema = {...}``, merged into its description;
 - a response schema lists every field as ``required`` (every field is always in the answer, as
   ``null`` when it has no value) unless the field is declared ``metadata={"optional": True}``,
   and allows fields it does not list (answers may gain fields; inputs may not).
@@ -80,6 +82,7 @@ class PortalConverter(OpenAPIConverter):
     def schema2jsonschema(self, schema):
         jsonschema = super().schema2jsonschema(schema)
         instance = resolve_schema_instance(schema)
+        jsonschema.update(getattr(getattr(instance, "Meta", None), "json_schema", {}))
         if isinstance(instance, Schema) and not isinstance(instance, InputSchema):
             fields = instance.dump_fields.values()
             jsonschema["required"] = sorted(
