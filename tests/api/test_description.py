@@ -119,3 +119,21 @@ def test_every_error_answer_has_the_error_shape(description):
             assert body["content"]["application/json"]["schema"] == ERROR, (path, status)
     login = description["paths"]["/api/auth/login"]["post"]["responses"]
     assert "Retry-After" in responses[login["429"]["$ref"].split("/")[-1]]["headers"]
+
+
+def test_a_query_value_over_its_described_length_is_refused(client, auth, description):
+    """What the description says is too long, the API refuses (and names the parameter)."""
+    checked = 0
+    for method, path, operation in operations(description):
+        if method != "get" or "{" in path:
+            continue
+        for parameter in operation.get("parameters", []):
+            limit = parameter.get("schema", {}).get("maxLength")
+            if parameter.get("in") != "query" or limit is None:
+                continue
+            response = client.get(path, query_string={parameter["name"]: "a" * (limit + 1)},
+                                  headers=auth("landlord"))
+            assert response.status_code == 422, (path, parameter["name"])
+            assert parameter["name"] in response.get_json()["error"]["details"]
+            checked += 1
+    assert checked >= 6
