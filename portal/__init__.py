@@ -24,6 +24,7 @@ def create_app(config_name=None, overrides=None) -> Flask:
     register_extensions(app)
     register_celery(app)
     register_blueprints(app)
+    register_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -34,6 +35,10 @@ def _derive_config(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "ratelimit")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": app.config["DB_POOL_SIZE"], "max_overflow": 0,
+            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600})
 
 
 def register_extensions(app):
@@ -88,6 +93,12 @@ def register_blueprints(app):
     """Each area registers its blueprint with the API (which documents it in openapi.json)."""
     for module_name in BLUEPRINTS:
         api.register_blueprint(importlib.import_module(module_name).blp)
+
+
+def register_hooks(app):
+    """Areas that take part in shared machinery register themselves with it."""
+    from portal.notifications import delivery
+    delivery.init_app(app)  # every delivered event notifies its audience
 
 
 def register_errorhandlers(app):

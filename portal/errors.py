@@ -6,7 +6,7 @@ import redis
 from flask import jsonify
 from flask_jwt_extended.exceptions import CSRFError
 from flask_limiter import RateLimitExceeded
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ServiceUnavailable(DomainError):
 
 
 def error_response(status, code, message, details=None):
-    """Build the SPEC's error body with its status."""
+    """Build the error body (docs/API.md) with its status."""
     body = {"code": code, "message": message}
     if details:
         body["details"] = details
@@ -142,6 +142,7 @@ def register_errorhandlers(app):
         log.warning("redis unavailable: %s", exc)
         return error_response(503, "service_unavailable", "The cache is unavailable; retry later.")
 
+    @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
     def _database(exc):
         log.warning("database unavailable: %s", exc)

@@ -1,14 +1,7 @@
-"""Marks on views, read by the request hooks: a route says what it needs where it is defined,
-instead of a list of paths kept elsewhere.
-
-    @blp.route("/payments/webhook", methods=["POST"])
-    @public
-    @raw_body
-    @no_idempotency
-    def webhook(): ...
-
-The same marks tell /api/openapi.json what each operation needs (portal/openapi/operations.py).
-"""
+"""Marks on views, read by the request hooks: a route says what it needs where it is defined
+(``@public``, ``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths
+elsewhere. The same marks tell /api/openapi.json what each operation needs
+(portal/openapi/operations.py)."""
 from flask import current_app, request
 
 _ATTRIBUTE = "portal_marks"
