@@ -11,7 +11,8 @@ from flask import Blueprint, send_from_directory
 ASSETS_URL = "/api/docs/assets/"
 ASSETS_DIR = str(files("swagger_ui") / "static")
 
-blp = Blueprint("api_reference", __name__)
+# Named beside flask-smorest's own "api-docs" blueprint (the page, openapi.json): not part of the API.
+blp = Blueprint("api-docs-assets", __name__)
 
 
 @blp.route(ASSETS_URL + "<path:filename>", methods=["GET"])
