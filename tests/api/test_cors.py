@@ -8,7 +8,7 @@ import pytest
 
 from config import _list
 from portal.seed import PASSWORD
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 FRONT = "https://front.example.com"

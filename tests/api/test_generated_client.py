@@ -13,7 +13,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from portal.seed import PASSWORD
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 PACKAGE = "portal_client"
@@ -42,7 +42,8 @@ def generated(portal, tmp_path_factory):
     validate(description)
     (folder / "openapi.json").write_text(json.dumps(description))
     (folder / "config.json").write_text(json.dumps(
-        {"project_name_override": "portal-client", "package_name_override": PACKAGE}))
+        {"project_name_override": "portal-client", "package_name_override": PACKAGE,
+         "post_hooks": []}))
     run = subprocess.run(
         [str(proc.BIN / "openapi-python-client"), "generate", "--path", "openapi.json",
          "--config", "config.json", "--meta", "none", "--output-path", PACKAGE],

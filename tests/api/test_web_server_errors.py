@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 
