@@ -93,7 +93,8 @@ def _http_error(exc: HTTPException):
         details = details or messages
     code = _HTTP_CODES.get(status, "http_error")
     if status == 422:
-        message = "The request body is not valid."
+        where = "query string" if isinstance(messages, dict) and "query" in messages else "body"
+        message = f"The request {where} is not valid."
     elif status == 429:
         message = "Too many requests; slow down and retry later."
     elif status == 413:

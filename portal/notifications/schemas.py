@@ -28,12 +28,7 @@ class NotificationSchema(Schema):
 
 
 class MarkReadSchema(InputSchema):
-    """``{"ids": [...]}`` (not empty) or ``{"all": true}``."""
-
-    class Meta(InputSchema.Meta):
-        json_schema = {"anyOf": [
-            {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
-            {"required": ["all"], "properties": {"all": {"const": True}}}]}
+    """``{"ids": [...]}`` or ``{"all": true}``."""
 
     ids = fields.List(fields.String(validate=validate.Length(min=1, max=40)),
                       validate=validate.Length(max=500))

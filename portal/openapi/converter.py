@@ -4,8 +4,7 @@ apispec does most of it; this converter adds what it leaves out:
 - exact numbers (money included) carry ``multipleOf`` (0.01 for money) and real limits, with
   ``exclusiveMinimum`` where the validator excludes its bound;
 - input text says it may not hold NUL (no column can store it; the API answers 422);
-- a rule between fields that no field states (one of two fields needed) is written by the schema
-  itself as ``class Meta: json_schema = {...}``, merged into its description;
+- a query parameter is absent or has a value, never null (no ``null`` type, enum value or default);
 - a response schema lists every field as ``required`` (every field is always in the answer, as
   ``null`` when it has no value) unless the field is declared ``metadata={"optional": True}``,
   and allows fields it does not list (answers may gain fields; inputs may not).
@@ -79,10 +78,21 @@ class PortalConverter(OpenAPIConverter):
         self.attribute_functions.append(exclusive_bounds)
         self.attribute_functions.append(storable_text)
 
+    def _field2parameter(self, field, *, name, location):
+        parameter = super()._field2parameter(field, name=name, location=location)
+        schema = parameter.get("schema", {})
+        types = [t for t in make_type_list(schema.get("type")) if t != "null"]
+        if types:
+            schema["type"] = types[0] if len(types) == 1 else types
+        if "enum" in schema:
+            schema["enum"] = [value for value in schema["enum"] if value is not None]
+        if schema.get("default", 0) is None:
+            schema.pop("default")
+        return parameter
+
     def schema2jsonschema(self, schema):
         jsonschema = super().schema2jsonschema(schema)
         instance = resolve_schema_instance(schema)
-        jsonschema.update(getattr(getattr(instance, "Meta", None), "json_schema", {}))
         if isinstance(instance, Schema) and not isinstance(instance, InputSchema):
             fields = instance.dump_fields.values()
             jsonschema["required"] = sorted(

@@ -20,7 +20,8 @@ STRANGER = "https://evil.example.net"
 def web(app, database_url, redis_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cors")
     port = free_port()
-    env = proc.process_env(database_url, redis_url, CORS_ORIGINS=f" {FRONT}, {OTHER} ,")
+    env = proc.process_env(database_url, redis_url, CORS_ORIGINS=f" {FRONT}, {OTHER} ,",
+                           SSE_HEARTBEAT_S=1)
     with proc.web(env, port, folder):
         proc.wait_for_web(f"http://127.0.0.1:{port}")
         yield port

@@ -134,6 +134,8 @@ def test_a_query_value_over_its_described_length_is_refused(client, auth, descri
             response = client.get(path, query_string={parameter["name"]: "a" * (limit + 1)},
                                   headers=auth("landlord"))
             assert response.status_code == 422, (path, parameter["name"])
-            assert parameter["name"] in response.get_json()["error"]["details"]
+            error = response.get_json()["error"]
+            assert parameter["name"] in error["details"]
+            assert error["message"] == "The request query string is not valid."
             checked += 1
     assert checked >= 6

@@ -38,7 +38,8 @@ def _realistic(ids):
     """Valid requests name resources that exist, send no cursor (only the API makes them), use a
     new Idempotency-Key each, and keep the
     rules between fields that JSON Schema cannot state (an invoice is due on or after its issue
-    date; its total is between 0.01 and the largest amount): else the API refuses a valid
+    date; its total is between 0.01 and the largest amount; marking notifications read names
+    some ids or all of them): else the API refuses a valid
     request for reasons no description can show."""
     def change(case):
         if case.headers and "Idempotency-Key" in case.headers:
@@ -52,6 +53,9 @@ def _realistic(ids):
             if {"issueDate", "dueDate"} <= set(case.body):
                 issue, due = sorted((case.body["issueDate"], case.body["dueDate"]))
                 case.body.update(issueDate=issue, dueDate=due)
+            if case.operation.path == "/api/notifications/read" and not (
+                    case.body.get("ids") or case.body.get("all")):
+                case.body["all"] = True
             lines = case.body.get("lines")
             if lines and not Decimal("0.01") <= _total(lines) <= Decimal("9999999999.99"):
                 case.body["lines"] = [{**lines[0], "qty": 1, "unitPrice": 12.5, "taxRate": 0}]

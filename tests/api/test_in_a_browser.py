@@ -1,6 +1,7 @@
-"""A real browser (Debian's Chromium) on a page of another origin uses the API the way a front end
-in front of this backend would: login, a cookie-authenticated read and the event stream, all
-cross-origin with credentials; a page of an origin not listed is kept from the answers."""
+"""A real browser (Debian's Chromium): the reference page renders every operation from files the
+portal serves; a page of another origin uses the API the way a front end in front of this
+backend would (login, a cookie-authenticated read and the event stream, all cross-origin with
+credentials); a page of an origin not listed is kept from the answers."""
 import functools
 import http.server
 import json
@@ -59,7 +60,7 @@ def api(app, database_url, redis_url, tmp_path_factory, front):
     folder = tmp_path_factory.mktemp("cors-browser")
     port = free_port()
     env = proc.process_env(database_url, redis_url, CORS_ORIGINS=front["listed"],
-                           LOGIN_RATE_LIMIT="1000 per minute")
+                           LOGIN_RATE_LIMIT="1000 per minute", SSE_HEARTBEAT_S=1)
     with proc.web(env, port, folder):
         proc.wait_for_web(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}"
@@ -92,3 +93,21 @@ def test_a_listed_origin_logs_in_reads_and_streams_with_cookies(browser, front, 
 def test_a_page_of_another_origin_cannot_read_the_answers(browser, front, api):
     outcome = run_front_end(browser, front["unlisted"], api)
     assert outcome == {"blocked": "TypeError"}, json.dumps(outcome)
+
+
+def test_the_reference_page_renders_every_operation_from_the_portal_alone(browser, api):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        origins = set()
+        page.on("request", lambda request: origins.add(request.url.split("/api/")[0]))
+        page.goto(api + "/api/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=20000)
+        paths = {element.inner_text().strip().replace("\u200b", "")
+                 for element in page.query_selector_all(".opblock-summary-path")}
+        described = json.loads(page.evaluate(
+            "fetch('/api/openapi.json').then(r => r.text())"))["paths"]
+        assert paths == set(described)
+        assert origins == {api}
+    finally:
+        context.close()
