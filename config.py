@@ -60,7 +60,10 @@ class BaseConfig:
     JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", False, bool)
     JWT_COOKIE_SAMESITE = "Lax"
     JWT_COOKIE_CSRF_PROTECT = True
-    JWT_ACCESS_COOKIE_PATH = "/api/"
+    # Pages and the API share one session: the access cookie covers the whole origin, and a
+    # page's form carries the double-submit token in a hidden field instead of the header.
+    JWT_CSRF_CHECK_FORM = True
+    JWT_ACCESS_COOKIE_PATH = "/"
     JWT_REFRESH_COOKIE_PATH = "/api/auth/"
 
     # Cross-origin use of /api/ (Flask-Cors): only these origins ("https://app.example.com"),
