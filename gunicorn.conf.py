@@ -43,7 +43,8 @@ _REFUSALS = {
 def write_json_error(sock, status_int, reason, _mesg):
     """gunicorn's own error answers (bad request line, 414, 431, ...) in the API's JSON error
     shape instead of its HTML page; the connection closes as gunicorn's page does."""
-    code, message = _REFUSALS.get(status_int, ("internal_error", "Something went wrong on our side."))
+    code, message = _REFUSALS.get(status_int,
+                                  ("internal_error", "Something went wrong on our side."))
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")

@@ -63,8 +63,9 @@ def _schema_of(field):
 
 def storable_text(field, ret, **_kwargs) -> dict:
     """``pattern`` excluding NUL on free input text (not on enums, formats or patterns)."""
-    if ("string" in make_type_list(ret.get("type")) and not
-            {"pattern", "format", "enum"} & set(ret) and isinstance(_schema_of(field), InputSchema)):
+    typed = {"pattern", "format", "enum"} & set(ret)
+    free_text = "string" in make_type_list(ret.get("type")) and not typed
+    if free_text and isinstance(_schema_of(field), InputSchema):
         return {"pattern": NO_NUL}
     return {}
 

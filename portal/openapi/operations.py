@@ -51,7 +51,8 @@ ERROR_CODES = {
     403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     409: "conflict, invalid_transition, version_conflict, idempotency_key_in_flight",
     413: "payload_too_large", 414: "uri_too_long", 422: "validation_error, idempotency_key_reused",
-    429: "rate_limited (with Retry-After), too_many_streams", 431: "headers_too_large", 500: "internal_error",
+    429: "rate_limited (with Retry-After), too_many_streams", 431: "headers_too_large",
+    500: "internal_error",
     503: "service_unavailable (the database or Redis is down; nothing changed, retry)",
 }
 RETRY_AFTER = {"description": "Seconds until the limit lets this client try again.",

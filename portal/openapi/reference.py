@@ -11,7 +11,7 @@ from flask import Blueprint, send_from_directory
 ASSETS_URL = "/api/docs/assets/"
 ASSETS_DIR = str(files("swagger_ui") / "static")
 
-# Named beside flask-smorest's own "api-docs" blueprint (the page, openapi.json): not part of the API.
+# Named beside flask-smorest's "api-docs" blueprint (the page, openapi.json): not in the API.
 blp = Blueprint("api-docs-assets", __name__)
 
 

@@ -31,7 +31,8 @@ def raw(web, request: bytes):
             data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            headers = {k.lower(): v.strip()
+                       for k, _, v in (line.partition(":") for line in lines[1:])}
             if b"\r\n\r\n" in data and len(body) >= int(headers.get("content-length", 1 << 30)):
                 return int(lines[0].split()[1]), headers, body
     raise AssertionError(f"incomplete answer: {data[:200]!r}")

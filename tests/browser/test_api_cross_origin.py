@@ -1,23 +1,17 @@
-"""A real browser (Debian's Chromium): the reference page renders every operation from files the
-portal serves; a page of another origin uses the API the way a front end in front of this
-backend would (login, a cookie-authenticated read and the event stream, all cross-origin with
+"""The API from a browser: the reference page renders every operation from files the portal
+serves; a page of another origin uses the API the way a front end in front of this backend
+would (login, a cookie-authenticated read and the event stream, all cross-origin with
 credentials); a page of an origin not listed is kept from the answers."""
 import functools
 import http.server
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
 from portal.seed import PASSWORD
 from tests.helpers import free_port
 from tests.integration import processes as proc
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's Chromium at /usr/bin/chromium")
 
 # What the front end runs: every step's outcome, or the error the browser gave the page.
 SCRIPT = """async ([api, email, password]) => {
@@ -66,15 +60,6 @@ def api(app, database_url, redis_url, tmp_path_factory, front):
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
 def run_front_end(browser, origin, api):
     context = browser.new_context()
     try:
@@ -95,7 +80,8 @@ def test_a_page_of_another_origin_cannot_read_the_answers(browser, front, api):
     assert outcome == {"blocked": "TypeError"}, json.dumps(outcome)
 
 
-def test_the_reference_page_renders_every_operation_from_the_portal_alone(browser, api):
+def test_the_reference_page_renders_every_operation_from_the_portal_alone(browser, stack):
+    api = stack.base
     context = browser.new_context()
     try:
         page = context.new_page()
