@@ -3,7 +3,8 @@
 apispec does most of it; this converter adds what it leaves out:
 - exact numbers (money included) carry ``multipleOf`` (0.01 for money) and real limits, with
   ``exclusiveMinimum`` where the validator excludes its bound;
-- input text says it may not hold NUL (no column can store it; the API answers 422);
+- input text says it may not hold NUL (no column can store it; the API answers 422), and text
+  that must not be blank says so too;
 - a query parameter is absent or has a value, never null (no ``null`` type, enum value or default);
 - a response schema lists every field as ``required`` (every field is always in the answer, as
   ``null`` when it has no value) unless the field is declared ``metadata={"optional": True}``,
@@ -18,7 +19,7 @@ from apispec.ext.marshmallow.field_converter import make_type_list
 from marshmallow import validate
 
 from portal.fields import ExactNumber
-from portal.schemas import InputSchema, Schema
+from portal.schemas import InputSchema, NotBlank, Schema
 
 OPTIONAL = "optional"
 
@@ -49,8 +50,10 @@ def exclusive_bounds(field, ret, **_kwargs) -> dict:
     return changes
 
 
-# ECMA and Python regular expressions alike: any text without a NUL character.
+# ECMA and Python regular expressions alike: any text without a NUL character; the same with at
+# least one character that is not whitespace.
 NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
 
 def _schema_of(field):
@@ -62,11 +65,13 @@ def _schema_of(field):
 
 
 def storable_text(field, ret, **_kwargs) -> dict:
-    """``pattern`` excluding NUL on free input text (not on enums, formats or patterns)."""
+    """``pattern`` excluding NUL (and blank text, where refused) on free input text (not on
+    enums, formats or patterns)."""
     typed = {"pattern", "format", "enum"} & set(ret)
     free_text = "string" in make_type_list(ret.get("type")) and not typed
     if free_text and isinstance(_schema_of(field), InputSchema):
-        return {"pattern": NO_NUL}
+        blank_refused = any(isinstance(v, NotBlank) for v in field.validators)
+        return {"pattern": NOT_BLANK if blank_refused else NO_NUL}
     return {}
 
 

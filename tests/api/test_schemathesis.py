@@ -16,7 +16,7 @@ from portal.extensions import db
 
 # The stream never ends by itself; its own tests cover it (tests/events, tests/integration).
 SKIPPED = {"GET /api/events"}
-EXAMPLES = 25
+EXAMPLES = 15
 
 
 def _bearer(app, name):
