@@ -12,7 +12,7 @@ from portal.web.session import csrf_token
 
 # The pages of each role, in the header's order (the bell links to the notifications).
 NAV = {
-    "TENANT": (("web.board", "My requests"), ("web.new_ticket", "Report a problem"),
+    "TENANT": (("web.board", "Requests"), ("web.new_ticket", "Report a problem"),
                ("web.invoices", "Invoices")),
     "LANDLORD": (("web.board", "Maintenance"), ("web.invoices", "Invoices")),
     "CONTRACTOR": (("web.board", "Jobs"),),
