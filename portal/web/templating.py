@@ -19,6 +19,8 @@ NAV = {
     "CONTRACTOR": (("web.board", "Jobs"),),
     "OPS": (("web.board", "Maintenance"),),
 }
+
+
 def status_label(code) -> str:
     """IN_PROGRESS → In progress (the badge's text; its colour is the CSS's)."""
     return (code or "").replace("_", " ").capitalize()
