@@ -23,7 +23,7 @@ def web(app, database_url, redis_url, tmp_path_factory):
     env = proc.process_env(database_url, redis_url, CORS_ORIGINS=f" {FRONT}, {OTHER} ,",
                            SSE_HEARTBEAT_S=1)
     with proc.web(env, port, folder):
-        proc.wait_for_web(f"http://127.0.0.1:{port}")
+        proc.wait_for_web(f"http://127.0.0.1:{port}", without_worker=True)
         yield port
 
 

@@ -18,7 +18,7 @@ def web(app, database_url, redis_url, tmp_path_factory):
     port = free_port()
     env = proc.process_env(database_url, redis_url)
     with proc.web(env, port, folder):
-        proc.wait_for_web(f"http://127.0.0.1:{port}")
+        proc.wait_for_web(f"http://127.0.0.1:{port}", without_worker=True)
         yield "127.0.0.1", port
 
 

@@ -56,7 +56,7 @@ def api(app, database_url, redis_url, tmp_path_factory, front):
     env = proc.process_env(database_url, redis_url, CORS_ORIGINS=front["listed"],
                            LOGIN_RATE_LIMIT="1000 per minute", SSE_HEARTBEAT_S=1)
     with proc.web(env, port, folder):
-        proc.wait_for_web(f"http://127.0.0.1:{port}")
+        proc.wait_for_web(f"http://127.0.0.1:{port}", without_worker=True)
         yield f"http://127.0.0.1:{port}"
 
 

@@ -82,10 +82,12 @@ def request(base, method, path, body=None, headers=None, timeout=10):
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wait_for_web(base, timeout=60):
+def wait_for_web(base, timeout=60, without_worker=False):
     """Wait until the web process answers its health check with 200 (database, Redis and a
-    consuming worker all up: a worker's first heartbeat follows its start-up)."""
-    return wait_until(lambda: request(base, "GET", "/api/health", timeout=5)[0] == 200,
+    consuming worker all up: a worker's first heartbeat follows its start-up); with
+    ``without_worker``, until it answers at all (503 for the missing worker is fine)."""
+    ready = (200, 503) if without_worker else (200,)
+    return wait_until(lambda: request(base, "GET", "/api/health", timeout=5)[0] in ready,
                       timeout=timeout, what=f"{base}/api/health")
 
 
