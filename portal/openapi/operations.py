@@ -112,7 +112,9 @@ class OperationsPlugin(BasePlugin):
                     parameters.append(IDEMPOTENCY_KEY)
         responses = operation.setdefault("responses", {})
         for status in sorted(errors):
-            responses.setdefault(str(status), _name(status))
+            # A view's own answer for the status (flask-smorest keys it by int) stays.
+            if status not in responses and str(status) not in responses:
+                responses[str(status)] = _name(status)
         responses.setdefault("default", "DEFAULT_ERROR")
         if not parameters:
             operation.pop("parameters")

@@ -8,6 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
 from portal.auth.models import User
@@ -16,6 +17,9 @@ from portal.extensions import db
 
 # The stream never ends by itself; its own tests cover it (tests/events, tests/integration).
 SKIPPED = {"GET /api/events"}
+# Health answers 503 by design while no Celery worker consumes (none runs here); the check that
+# a 5xx is a bug does not apply to it (its 503 body is still checked against the description).
+DEGRADED_BY_DESIGN = {"GET /api/health"}
 EXAMPLES = 15
 
 
@@ -36,11 +40,10 @@ def _total(lines) -> Decimal:
 
 def _realistic(ids):
     """Valid requests name resources that exist, send no cursor (only the API makes them), use a
-    new Idempotency-Key each, and keep the
-    rules between fields that JSON Schema cannot state (an invoice is due on or after its issue
-    date; its total is between 0.01 and the largest amount; marking notifications read names
-    some ids or all of them): else the API refuses a valid
-    request for reasons no description can show."""
+    new Idempotency-Key each, and keep the rules between fields that JSON Schema cannot state
+    (an invoice is due on or after its issue date; its total is between 0.01 and the largest
+    amount; marking notifications read names some ids or all of them): else the API refuses a
+    valid request for reasons no description can show."""
     def change(case):
         if case.headers and "Idempotency-Key" in case.headers:
             case.headers["Idempotency-Key"] = uuid.uuid4().hex
@@ -67,12 +70,13 @@ def _fuzz(app, operation, mode, role, ids):
     strategy = operation.as_strategy(generation_mode=mode)
     if mode == GenerationMode.POSITIVE:
         strategy = strategy.map(_realistic(ids))
+    excluded = [not_a_server_error] if operation.label in DEGRADED_BY_DESIGN else []
 
     @given(case=strategy)
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def run(case):
-        case.call_and_validate(headers=_bearer(app, role))
+        case.call_and_validate(headers=_bearer(app, role), excluded_checks=excluded)
     run()
 
 
