@@ -80,6 +80,7 @@ BLUEPRINTS = (
     "portal.notifications.views",
     "portal.events.views",
     "portal.tickets.views",
+    "portal.attachments.views",
 )
 
 

@@ -1,6 +1,7 @@
-"""Opaque cursors and newest-first pages for every list endpoint."""
+"""Opaque cursors and pages (newest first, or oldest first) for every list endpoint."""
 import base64
 import json
+import operator
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ class PageArgsSchema(InputSchema):
 
 
 def encode_cursor(created_at: datetime, row_id: str) -> str:
-    """An opaque cursor pointing just after (older than) this row."""
+    """An opaque cursor pointing just past this row (in the page's order)."""
     raw = json.dumps([iso(created_at), row_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -52,8 +53,9 @@ def decode_cursor(cursor: str):
     return created_at, row_id
 
 
-def paginate(query, model, limit: int, cursor) -> dict:
-    """Run ``query`` newest first from ``cursor``; return ``{"items", "next_cursor"}``.
+def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
+    """Run ``query`` newest first (or oldest first) from ``cursor``; return
+    ``{"items", "next_cursor"}``.
 
     The model needs ``created_at`` and ``id``; ties on created_at are broken by id.
     """
@@ -62,12 +64,13 @@ def paginate(query, model, limit: int, cursor) -> dict:
             created_at, row_id = decode_cursor(cursor)
         except ValidationError as exc:
             raise ValidationFailed(details={"cursor": exc.messages})
+        past = operator.gt if oldest_first else operator.lt
         query = query.where(sa.or_(
-            model.created_at < created_at,
-            sa.and_(model.created_at == created_at, model.id < row_id)))
-    rows = db.session.execute(
-        query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    ).scalars().all()
+            past(model.created_at, created_at),
+            sa.and_(model.created_at == created_at, past(model.id, row_id))))
+    order = (model.created_at.asc(), model.id.asc()) if oldest_first else \
+        (model.created_at.desc(), model.id.desc())
+    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).scalars().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

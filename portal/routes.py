@@ -23,6 +23,10 @@ raw_body = _mark("raw_body")
 raw_body.__doc__ = "The view reads and checks its raw body itself (no JSON-object guard)."
 no_idempotency = _mark("no_idempotency")
 no_idempotency.__doc__ = "Idempotency-Key is not honoured here (no caller to scope it to)."
+upload = _mark("upload")
+upload.__doc__ = ("The view takes a multipart file upload: its body limit is UPLOAD_MAX_BYTES (plus "
+                  "room for the form's framing) instead of MAX_CONTENT_LENGTH, and the body is "
+                  "not JSON.")
 
 
 def marked(name: str) -> bool:

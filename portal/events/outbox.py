@@ -16,6 +16,17 @@ def ticket_audience(landlord_id, tenant_id, contractor_id=None):
     return keys
 
 
+def ticket_staff_audience(landlord_id, contractor_id=None):
+    """Who sees a ticket's internal notes: its audience without the tenancy."""
+    return [key for key in ticket_audience(landlord_id, None, contractor_id)
+            if not key.startswith("tenant:")]
+
+
+def ticket_landlord_audience(landlord_id):
+    """Who is told that a ticket is late: the landlord's users and OPS."""
+    return [f"landlord:{landlord_id}", "role:OPS"]
+
+
 def invoice_audience(landlord_id, tenancy_id):
     """Who sees invoice events: the landlord's and the tenancy's users only."""
     return [f"landlord:{landlord_id}", f"tenant:{tenancy_id}"]

@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.money import money_json
 from portal.pagination import paginate
 from portal.roles import CONTRACTOR, LANDLORD, OPS, TENANT
-from portal.tickets import state
+from portal.tickets import sla, state
 from portal.tickets.models import Ticket, TimelineEntry
 
 
@@ -42,9 +42,12 @@ def get_ticket(principal, ticket_id: str) -> Ticket:
 
 
 def list_tickets(principal, *, limit: int, cursor=None, status=None, property_id=None,
-                 priority=None) -> dict:
+                 priority=None, overdue=None) -> dict:
     """A newest-first page of the visible tickets matching the filters."""
     query = visible_tickets(principal)
+    if overdue is not None:
+        late = sla.overdue_clause(Ticket)
+        query = query.where(late if overdue else sa.not_(late))
     if status:
         query = query.where(Ticket.status == status)
     if property_id:
