@@ -68,3 +68,14 @@ class Money(ExactNumber):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return money_json(value)
+
+
+class JsonBoolean(fields.Boolean):
+    """A body's JSON ``true`` or ``false`` and nothing else ("yes", 1 and "true" are refused)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -3,7 +3,7 @@ import json
 
 from marshmallow import ValidationError, fields, validate
 
-from portal.fields import Money, Timestamp
+from portal.fields import JsonBoolean, Money, Timestamp
 from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
 from portal.schemas import InputSchema, Schema, page_schema
@@ -90,7 +90,7 @@ class TimelineEntrySchema(Schema):
 
 class CommentCreateSchema(InputSchema):
     body = fields.String(required=True, validate=[validate.Length(min=1, max=5000), _not_blank])
-    internal = fields.Boolean(load_default=False)
+    internal = JsonBoolean(load_default=False)
 
 
 class CommentSchema(Schema):
