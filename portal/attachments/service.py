@@ -11,6 +11,7 @@ from portal import tasks
 from portal.attachments import images
 from portal.attachments.models import Attachment
 from portal.attachments.storage import storage
+from portal.cpu import off_the_loop
 from portal.database import atomic, new_id, read_only, utcnow
 from portal.errors import NotFound, PayloadTooLarge, ValidationFailed
 from portal.events.enqueue import send_best_effort
@@ -51,7 +52,7 @@ def add_attachment(principal, ticket_id: str, *, filename: Optional[str],
     if len(data) > limit:
         raise PayloadTooLarge(f"A file may be at most {limit} bytes.",
                               details={"file": [f"At most {limit} bytes."]})
-    checked = images.check(data)
+    checked = off_the_loop(images.check, data)  # decode + re-encode: CPU, not the loop's
     attachment = Attachment(id=new_id("att"), ticket_id=ticket_id, uploaded_by=principal.user_id,
                             filename=images.safe_filename(filename, checked.extension),
                             content_type=checked.content_type, size=len(checked.data),
