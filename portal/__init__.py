@@ -24,6 +24,7 @@ def create_app(config_name=None, overrides=None) -> Flask:
     register_extensions(app)
     register_celery(app)
     register_blueprints(app)
+    register_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -88,6 +89,12 @@ def register_blueprints(app):
     """Each area registers its blueprint with the API (which documents it in openapi.json)."""
     for module_name in BLUEPRINTS:
         api.register_blueprint(importlib.import_module(module_name).blp)
+
+
+def register_hooks(app):
+    """Areas that take part in shared machinery register themselves with it."""
+    from portal.notifications import delivery
+    delivery.init_app(app)  # every delivered event notifies its audience
 
 
 def register_errorhandlers(app):

@@ -66,7 +66,7 @@ class ServiceUnavailable(DomainError):
 
 
 def error_response(status, code, message, details=None):
-    """Build the SPEC's error body with its status."""
+    """Build the error body (docs/API.md) with its status."""
     body = {"code": code, "message": message}
     if details:
         body["details"] = details

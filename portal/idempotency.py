@@ -1,4 +1,4 @@
-"""Idempotency-Key for every authenticated POST (SPEC §5).
+"""Idempotency-Key for every authenticated POST (docs/API.md).
 
 The key row is inserted first, as IN_FLIGHT, in its own transaction: a concurrent request with the
 same key hits the unique constraint and gets a replay (DONE), 422 (other body) or 409 (in flight).

@@ -1,11 +1,5 @@
-"""Marks on views, read by the request hooks: a route says what it needs where it is defined,
-instead of a list of paths kept elsewhere.
-
-    @blp.route("/payments/webhook", methods=["POST"])
-    @raw_body
-    @no_idempotency
-    def webhook(): ...
-"""
+"""Marks on views, read by the request hooks: a route says what it needs where it is defined
+(``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths elsewhere."""
 from flask import current_app, request
 
 _ATTRIBUTE = "portal_marks"

@@ -1,4 +1,4 @@
-"""Demo data (SPEC §3a); every password is ``password123``. Safe to run again."""
+"""Demo data (the README's users); every password is ``password123``. Safe to run again."""
 from datetime import date
 from decimal import Decimal
 

@@ -15,10 +15,10 @@ from portal.cpu import off_the_loop
 from portal.database import atomic, new_id, read_only, utcnow
 from portal.errors import NotFound, PayloadTooLarge, ValidationFailed
 from portal.events.enqueue import send_best_effort
-from portal.events.outbox import record_event, ticket_audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.tickets.models import Ticket
-from portal.tickets.service import get_ticket, visible_tickets
+from portal.tickets.service import get_ticket, ticket_audience, visible_tickets
 
 # The beat makes thumbnails still missing this long after an upload (a lost task).
 THUMBNAIL_GRACE = timedelta(seconds=60)
@@ -77,8 +77,7 @@ def add_attachment(principal, ticket_id: str, *, filename: Optional[str],
                          tenant_id=ticket.tenant_id,
                          resources=[{"type": "ticket", "id": ticket.id},
                                     {"type": "attachment", "id": attachment.id}],
-                         audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
-                                                  ticket.contractor_id))
+                         audience=ticket_audience(ticket))
     except BaseException:
         backend.delete(attachment.storage_key)
         raise

@@ -7,6 +7,7 @@ from flask import request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from portal.errors import Unauthorized
+from portal.events import audience
 from portal.roles import OPS, ROLES
 
 
@@ -43,17 +44,8 @@ class Principal:
         return self.role == OPS
 
     def audience_keys(self) -> frozenset:
-        """The audience keys this principal matches (see ARCHITECTURE: Audience)."""
-        keys = {f"user:{self.user_id}", f"role:{self.role}"}
-        if self.landlord_id:
-            keys.add(f"landlord:{self.landlord_id}")
-        if self.tenant_id:
-            keys.add(f"tenant:{self.tenant_id}")
-        if self.contractor_id:
-            keys.add(f"contractor:{self.contractor_id}")
-        if self.session_id:
-            keys.add(f"session:{self.session_id}")
-        return frozenset(keys)
+        """The audience keys this principal matches (portal/events/audience.py)."""
+        return audience.principal_keys(self)
 
 
 _KEY = "portal.principal"

@@ -1,4 +1,4 @@
-"""Token issue, revocation (kept in Redis) and the JWT error callbacks in the SPEC's shape."""
+"""Token issue, revocation (kept in Redis) and the JWT error callbacks in the error shape."""
 import secrets
 from datetime import timedelta
 
@@ -26,7 +26,7 @@ def issue_tokens(user, session_id=None) -> dict:
     }
 
 
-def _revoked_key(session_id):
+def revoked_key(session_id):
     return redis_client.key("revoked", "sid", session_id)
 
 
@@ -41,13 +41,14 @@ def revocation_window() -> timedelta:
 
 def mark_revoked(conn, session_id: str, ttl_s: float, only_if_missing=False) -> None:
     """Set the Redis copy every token check reads (``conn``: the client or a pipeline)."""
-    conn.set(_revoked_key(session_id), "1", ex=max(int(ttl_s), 1), nx=only_if_missing)
+    conn.set(revoked_key(session_id), "1", ex=max(int(ttl_s), 1), nx=only_if_missing)
 
 
 def close_streams_of(session_id: str) -> None:
     """Open event streams of this session hear it through the stream and close within seconds."""
+    from portal.events import audience
     from portal.events.redis_stream import append_control
-    append_control("session_revoked", f"session:{session_id}")
+    append_control("session_revoked", audience.session(session_id))
 
 
 def revoke_session(session_id: str, remember: timedelta = None) -> None:
@@ -65,7 +66,7 @@ def is_session_revoked(session_id) -> bool:
     """True when the session was logged out (tokens without a session are never accepted)."""
     if not session_id:
         return True
-    return bool(redis_client.conn.exists(_revoked_key(session_id)))
+    return bool(redis_client.conn.exists(revoked_key(session_id)))
 
 
 def init_app(app):

@@ -64,7 +64,7 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
     if principal.expires_at:
         margin = min(config["SSE_EXPIRY_MARGIN_S"], max(principal.expires_at - now, 0) / 2)
         deadline = principal.expires_at - margin
-    return _generate(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
+    return stream_body(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
                      config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
 
 
@@ -127,7 +127,7 @@ def _emit(sub, data: bytes):
     sub.sent_at = time.monotonic()
 
 
-def _generate(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_max):
+def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_max):
     """The body of one stream; the finally unsubscribes however the stream ends.
 
     The opening frame and any replay go out through gunicorn (which sends the headers first).

@@ -1,5 +1,5 @@
-"""Deliver an outbox event: notifications, then one XADD, then mark delivered (safe to rerun)."""
-import hashlib
+"""Deliver an outbox event: what areas add (notifications), then one XADD, then mark it
+delivered (safe to rerun)."""
 import json
 import logging
 from datetime import timedelta
@@ -10,27 +10,17 @@ from flask import current_app
 
 from portal.database import atomic, utcnow
 from portal.events import redis_stream
-from portal.events.audience import recipient_ids
 from portal.events.models import OutboxEvent
 from portal.events.outbox import envelope
 from portal.extensions import db
-from portal.fields import iso
-from portal.notifications import service as notifications
 
 log = logging.getLogger(__name__)
 
 
-def notification_envelope(event: OutboxEvent, notification) -> dict:
-    """The ``notification.created`` event for one recipient: ids, types and times only."""
-    # Derived from (event, user) so a rerun publishes the very same id.
-    digest = hashlib.sha256(f"{event.id}:{notification.user_id}".encode()).hexdigest()[:24]
-    return {
-        "id": "evt_" + digest, "type": "notification.created", "actorRole": event.actor_role,
-        "landlordId": event.landlord_id, "tenantId": event.tenant_id,
-        "resources": [{"type": "notification", "id": notification.id}]
-        + json.loads(event.resources or "[]"),
-        "version": None, "at": iso(notification.created_at),
-    }
+def add_contributor(app, contribute) -> None:
+    """Register ``contribute(event, audience keys) -> [stream entries]``, run inside the
+    delivery's transaction for every event (the notifications area writes its rows there)."""
+    app.extensions.setdefault("event_delivery_contributors", []).append(contribute)
 
 
 def deliver_event(event_id: str):
@@ -44,12 +34,11 @@ def deliver_event(event_id: str):
             return event.stream_id
         audience = json.loads(event.audience)
         event.attempts = (event.attempts or 0) + 1
-        created = notifications.create_for_event(
-            event, recipient_ids(db.session, audience, exclude=event.actor_id))
-        entries = [(event.type, audience, envelope(event))] + [
-            ("notification.created", [f"user:{n.user_id}"], notification_envelope(event, n))
-            for n in created]
-    # Notifications are committed before the XADD: a client told about one can fetch it.
+        entries = [(event.type, audience, envelope(event))]
+        for contribute in current_app.extensions.get("event_delivery_contributors", ()):
+            entries += contribute(event, audience)
+    # What contributors wrote is committed before the XADD: a client told about a
+    # notification can fetch it.
     stream_id, _fresh = redis_stream.append(event_id, entries)
     with atomic():
         db.session.execute(

@@ -1,10 +1,7 @@
-"""After a commit: ask the worker to deliver the outbox events it made durable (best effort).
-
-Recording an outbox event marks the session (``mark_pending``); one ``after_commit`` hook sends
-``events.deliver`` for what was committed, whoever committed it (an API view, a page, a task,
-the CLI), and a rollback forgets what it undid. If the broker is down the commit still stands:
-the beat's outbox relay sends what was missed.
-"""
+"""After a commit, ask the worker to deliver the outbox events it made durable: recording an
+event marks the session, and one ``after_commit`` hook enqueues what was committed, whoever
+committed it (a view, a page, a task); a rollback forgets it. Best effort: with the broker
+down the commit stands and the beat's outbox relay sends what was missed."""
 import logging
 
 import sqlalchemy as sa

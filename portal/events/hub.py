@@ -16,7 +16,7 @@ import time
 import redis
 
 from portal.errors import DomainError
-from portal.events import sse
+from portal.events import audience, sse
 from portal.events.subscriber import Subscriber
 from portal.events.metrics import metrics
 
@@ -33,7 +33,7 @@ class Hub:
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
                  block_ms=5000, batch=500, freeze_gc=True, command_connections=50,
-                 refreeze_s=5.0, sweep_s=300.0):
+                 refreeze_s=5.0, sweep_s=300.0, read=True):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
@@ -60,6 +60,7 @@ class Hub:
         self._start_lock = threading.Lock()
         self._thread = None
         self._stopping = False
+        self.read = read  # False: no reader; the caller hands entries to route() itself
 
     # -- subscribers -------------------------------------------------------------------------
     def subscribe(self, principal, sock=None, wire=None) -> Subscriber:
@@ -95,12 +96,12 @@ class Hub:
 
     def streams_of(self, user_id: str) -> int:
         """How many streams this user has open in this process."""
-        return len(self.index.get(f"user:{user_id}", ()))
+        return len(self.index.get(audience.user(user_id), ()))
 
     # -- the reader ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
         """Start the reader once, positioned at the stream's current end (before any subscribe)."""
-        if self._thread is not None:
+        if self._thread is not None or not self.read:
             return
         with self._start_lock:
             if self._thread is not None:
@@ -144,9 +145,9 @@ class Hub:
                     self.route(entries)
                     self.last_id = entries[-1][0]
             if self.freeze_gc:
-                self._refreeze()
+                self.refreeze()
 
-    def _refreeze(self) -> None:
+    def refreeze(self) -> None:
         """Keep held streams out of the collector's reach (measured in docs/PERFORMANCE.md).
 
         A full collection walks every tracked object: at 10,000 streams per worker it paused the

@@ -12,7 +12,7 @@ from portal.events.metrics import metrics
 blp = Blueprint("events", __name__, url_prefix="/api", description="Live events")
 
 _STREAM_DOC = {"responses": {"200": {
-    "description": "A text/event-stream of the events the caller may see (SPEC §8).",
+    "description": "A text/event-stream of the events the caller may see (docs/events.md).",
     "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
 
 

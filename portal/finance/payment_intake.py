@@ -1,5 +1,4 @@
 """The payment webhook's intake (web): verify → store the delivery → enqueue → wait → answer.
-
 The worker's side, applying a stored delivery, is payment_apply.py."""
 import json
 import time
@@ -18,7 +17,6 @@ from portal.finance import signature
 from portal.finance.models import WebhookDelivery
 from portal.finance.payment_apply import load_payload
 from portal.http import require_json_object
-
 
 
 def verify_signature(raw: bytes, header) -> None:

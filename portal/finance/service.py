@@ -4,7 +4,8 @@ import sqlalchemy as sa
 from portal.database import atomic, insert_for, new_id, utcnow
 from portal.directory.models import Tenancy
 from portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.events.outbox import invoice_audience, record_event
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.finance import money
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
@@ -19,7 +20,7 @@ OVERDUE_BATCH = 500
 
 
 def require_finance_role(principal):
-    """Contractors and OPS see no invoices (SPEC §1): 403 before anything is loaded."""
+    """Contractors and OPS see no invoices (docs/API.md: who sees what): 403 before anything is loaded."""
     if principal.role not in FINANCE_ROLES:
         raise Forbidden("Your role has no access to finance.")
 
@@ -154,10 +155,15 @@ def mark_overdue(today=None) -> list:
             return marked
 
 
+def invoice_audience(invoice: Invoice) -> list:
+    """Who sees an invoice's events: the landlord's and the tenancy's users only."""
+    return [audience.landlord(invoice.landlord_id), audience.tenant(invoice.tenancy_id)]
+
+
 def record_invoice_event(invoice, event_type, principal, extra_resources=()) -> None:
     """Write the invoice's outbox event in the current transaction."""
     record_event(
         event_type, principal, landlord_id=invoice.landlord_id, tenant_id=invoice.tenancy_id,
         resources=[{"type": "invoice", "id": invoice.id}, *extra_resources],
-        audience=invoice_audience(invoice.landlord_id, invoice.tenancy_id),
+        audience=invoice_audience(invoice),
         version=invoice.version)

@@ -1,4 +1,4 @@
-"""Notification endpoints (SPEC §7): the caller's own only."""
+"""Notification endpoints (docs/events.md): the caller's own only."""
 from flask_smorest import Blueprint
 
 from portal.auth.principal import authenticated, caller

@@ -2,12 +2,12 @@
 landlord, the assigned contractor and OPS that a tenant never sees."""
 from portal.database import atomic
 from portal.errors import Forbidden
-from portal.events.outbox import record_event, ticket_audience, ticket_staff_audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.pagination import paginate
 from portal.roles import TENANT
 from portal.tickets.models import TicketComment
-from portal.tickets.service import get_ticket
+from portal.tickets.service import get_ticket, ticket_audience, ticket_staff_audience
 
 
 def add_comment(principal, ticket_id: str, *, body: str, internal: bool = False) -> TicketComment:
@@ -21,9 +21,7 @@ def add_comment(principal, ticket_id: str, *, body: str, internal: bool = False)
                                 author_role=principal.role, body=body, internal=internal)
         db.session.add(comment)
         db.session.flush()
-        audience = (ticket_staff_audience(ticket.landlord_id, ticket.contractor_id) if internal
-                    else ticket_audience(ticket.landlord_id, ticket.tenant_id,
-                                         ticket.contractor_id))
+        audience = ticket_staff_audience(ticket) if internal else ticket_audience(ticket)
         record_event("ticket.comment_added", principal, landlord_id=ticket.landlord_id,
                      tenant_id=ticket.tenant_id,
                      resources=[{"type": "ticket", "id": ticket.id},

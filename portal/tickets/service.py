@@ -8,13 +8,28 @@ from sqlalchemy.orm.exc import StaleDataError
 from portal.database import atomic, utcnow
 from portal.directory.models import ContractorFirm, Tenancy
 from portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from portal.events.outbox import record_event, ticket_audience
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.money import money_json
 from portal.pagination import paginate
 from portal.roles import CONTRACTOR, LANDLORD, OPS, TENANT
 from portal.tickets import sla, state
 from portal.tickets.models import Ticket, TimelineEntry
+
+
+def ticket_audience(ticket: Ticket) -> list:
+    """Who sees a ticket's events: the landlord's users, the tenancy's, the assigned firm's, OPS."""
+    keys = [audience.landlord(ticket.landlord_id), audience.tenant(ticket.tenant_id),
+            audience.role(OPS)]
+    if ticket.contractor_id:
+        keys.append(audience.contractor(ticket.contractor_id))
+    return keys
+
+
+def ticket_staff_audience(ticket: Ticket) -> list:
+    """Who sees a ticket's internal notes: its audience without the tenancy."""
+    return [key for key in ticket_audience(ticket) if key != audience.tenant(ticket.tenant_id)]
 
 
 def visible_tickets(principal):
@@ -176,8 +191,7 @@ def _record_and_commit(principal, ticket: Ticket, call, target, details: dict) -
             record_event(event_type, principal, landlord_id=ticket.landlord_id,
                                  tenant_id=ticket.tenant_id,
                                  resources=[{"type": "ticket", "id": ticket.id}],
-                                 audience=ticket_audience(ticket.landlord_id, ticket.tenant_id,
-                                                          ticket.contractor_id),
+                                 audience=ticket_audience(ticket),
                                  version=ticket.version)
     except StaleDataError:
         raise Conflict("The ticket was changed by someone else; reload and retry.",

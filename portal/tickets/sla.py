@@ -6,8 +6,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.database import atomic, insert_for, utcnow
-from portal.events.outbox import record_event, ticket_landlord_audience
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
+from portal.roles import OPS
 from portal.tickets.state import FINISHED
 
 # The setting holding each priority's response time, in seconds.
@@ -59,7 +61,8 @@ def mark_breaches(now=None) -> list:
                 record_event("ticket.sla_breached", None, landlord_id=ticket.landlord_id,
                              tenant_id=ticket.tenant_id,
                              resources=[{"type": "ticket", "id": ticket.id}],
-                             audience=ticket_landlord_audience(ticket.landlord_id))
+                             audience=[audience.landlord(ticket.landlord_id),
+                                       audience.role(OPS)])
                 announced.append(ticket.id)
         if len(tickets) < BREACH_BATCH:
             return announced

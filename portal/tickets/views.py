@@ -1,4 +1,4 @@
-"""Ticket endpoints (SPEC §4): validate, call one service function, dump."""
+"""Ticket endpoints (docs/tickets.md): validate, call one service function, dump."""
 import click
 from flask_smorest import Blueprint
 

@@ -1,5 +1,5 @@
 """Login, me, refresh and logout over HTTP."""
-from tests.conftest import login_as
+from tests.helpers import login_as
 
 ROLES = {"landlord": "LANDLORD", "landlord2": "LANDLORD", "tenant": "TENANT",
          "tenant2": "TENANT", "contractor": "CONTRACTOR", "ops": "OPS"}

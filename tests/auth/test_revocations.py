@@ -33,7 +33,7 @@ def _session_id(app, token):
 def _forget_in_redis(app, *session_ids):
     """What a Redis restart without persistence (or an old snapshot) does to these logouts."""
     with app.app_context():
-        redis_client.conn.delete(*[tokens._revoked_key(sid) for sid in session_ids])
+        redis_client.conn.delete(*[tokens.revoked_key(sid) for sid in session_ids])
 
 
 def _rows(app):
@@ -60,7 +60,7 @@ def test_logout_is_recorded_until_the_refresh_token_would_have_expired(app, clie
     assert abs((row.expires_at - row.revoked_at) - lifetime) < timedelta(seconds=1)
     # Redis needs it only while an access token of the session can be alive.
     with app.app_context():
-        ttl = redis_client.conn.ttl(tokens._revoked_key(sid))
+        ttl = redis_client.conn.ttl(tokens.revoked_key(sid))
     window = app.config["JWT_ACCESS_TOKEN_EXPIRES"] + timedelta(seconds=60)
     assert window.total_seconds() - 5 <= ttl <= window.total_seconds()
 
@@ -89,7 +89,7 @@ def test_the_beat_puts_back_what_redis_lost_even_if_it_kept_other_logouts(app, c
     closing_before = len(_closing_entries(app, lost))
     with app.app_context():
         assert revocations.restore() == 1  # only the lost one was missing
-        ttl = redis_client.conn.ttl(tokens._revoked_key(lost))
+        ttl = redis_client.conn.ttl(tokens.revoked_key(lost))
         assert 0 < ttl <= tokens.revocation_window().total_seconds()
         assert revocations.restore() == 0  # nothing missing now
     # ...until the beat's next run: refused again, and streams opened meanwhile are closed.
@@ -114,8 +114,8 @@ def test_only_logouts_an_access_token_can_outlive_are_put_back(app, client, demo
     _forget_in_redis(app, sid, "old-session", "expired-session")
     with app.app_context():
         assert revocations.restore() == 1
-        assert redis_client.conn.exists(tokens._revoked_key(sid))
-        assert not redis_client.conn.exists(tokens._revoked_key("old-session"))
+        assert redis_client.conn.exists(tokens.revoked_key(sid))
+        assert not redis_client.conn.exists(tokens.revoked_key("old-session"))
         assert revocations.purge_expired() == 1
         db.session.remove()
     # The old one still refuses its refresh token from the table; the expired one is gone.

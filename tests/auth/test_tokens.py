@@ -4,7 +4,7 @@ from datetime import timedelta
 import jwt as pyjwt
 from flask_jwt_extended import create_access_token
 
-from tests.conftest import login_as
+from tests.helpers import login_as
 
 
 def _login(client, name="tenant"):

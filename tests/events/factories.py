@@ -1,7 +1,8 @@
 """Outbox events as the areas write them: record_event + commit (no HTTP, no Redis)."""
 from portal.auth.models import User
 from portal.auth.principal import Principal
-from portal.events.outbox import invoice_audience, record_event, ticket_audience
+from portal.events import audience
+from portal.events.outbox import record_event
 from portal.extensions import db
 
 
@@ -14,6 +15,19 @@ def actor(name):
     return Principal.from_user(user)
 
 
+def ticket_keys(demo, landlord="ll1", contractor=False) -> list:
+    """A demo ticket's audience (landlord 1 or 2, its tenancy, OPS, the firm if assigned)."""
+    tenant = "ten1" if landlord == "ll1" else "ten2"
+    keys = [audience.landlord(demo[landlord]), audience.tenant(demo[tenant]), audience.role("OPS")]
+    return keys + ([audience.contractor(demo["ctr"])] if contractor else [])
+
+
+def invoice_keys(demo, landlord="ll1") -> list:
+    """A demo invoice's audience: landlord 1 or 2 and its tenancy."""
+    tenant = "ten1" if landlord == "ll1" else "ten2"
+    return [audience.landlord(demo[landlord]), audience.tenant(demo[tenant])]
+
+
 def ticket_event(demo, landlord="ll1", contractor=False, event_type="ticket.created",
                  by="tenant", version=1, resource_id="tkt_test"):
     """Commit a ticket event of landlord 1 or 2 (and its tenancy); return the outbox id."""
@@ -21,8 +35,7 @@ def ticket_event(demo, landlord="ll1", contractor=False, event_type="ticket.crea
     row = record_event(
         event_type, actor(by), landlord_id=demo[landlord], tenant_id=demo[tenant],
         resources=[{"type": "ticket", "id": resource_id}], version=version,
-        audience=ticket_audience(demo[landlord], demo[tenant],
-                                 demo["ctr"] if contractor else None))
+        audience=ticket_keys(demo, landlord, contractor))
     db.session.commit()
     return row.id
 
@@ -34,6 +47,6 @@ def invoice_event(demo, landlord="ll1", event_type="invoice.created", by="landlo
     row = record_event(
         event_type, actor(by), landlord_id=demo[landlord], tenant_id=demo[tenant],
         resources=[{"type": "invoice", "id": resource_id}], version=1,
-        audience=invoice_audience(demo[landlord], demo[tenant]))
+        audience=invoice_keys(demo, landlord))
     db.session.commit()
     return row.id

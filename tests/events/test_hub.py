@@ -17,13 +17,8 @@ OPS = Principal("usr_o", "OPS", session_id="s5")
 @pytest.fixture
 def hub(redis_url):
     metrics.reset()
-    return Hub(redis_url, "unit:events", queue_size=3, max_per_user=2, freeze_gc=False)
-
-
-def subscribe(hub, principal):
-    # The reader is not started: these tests call dispatch() themselves.
-    hub._thread = object()
-    return hub.subscribe(principal)
+    return Hub(redis_url, "unit:events", queue_size=3, max_per_user=2, freeze_gc=False,
+               read=False)  # no reader: the tests call route() themselves
 
 
 def entry(n, event_type, audience, data=None):
@@ -38,7 +33,7 @@ def ids(sub):
 
 
 def test_each_event_reaches_exactly_the_subscribers_whose_keys_meet_its_audience(hub):
-    subs = {p.user_id: subscribe(hub, p) for p in (LANDLORD, LANDLORD2, TENANT, CONTRACTOR, OPS)}
+    subs = {p.user_id: hub.subscribe(p) for p in (LANDLORD, LANDLORD2, TENANT, CONTRACTOR, OPS)}
     hub.route([
         entry(1, "ticket.created", ["landlord:ll_1", "tenant:ten_1", "role:OPS"]),
         entry(2, "ticket.assigned", ["landlord:ll_1", "tenant:ten_1", "role:OPS",
@@ -54,8 +49,8 @@ def test_each_event_reaches_exactly_the_subscribers_whose_keys_meet_its_audience
 
 
 def test_an_event_matching_several_keys_is_queued_once_and_framed_once(hub):
-    tenant = subscribe(hub, TENANT)
-    other = subscribe(hub, Principal("usr_t2", "TENANT", tenant_id="ten_1", session_id="s9"))
+    tenant = hub.subscribe(TENANT)
+    other = hub.subscribe(Principal("usr_t2", "TENANT", tenant_id="ten_1", session_id="s9"))
     hub.route([entry(1, "ticket.created", ["tenant:ten_1", "user:usr_t1", "role:TENANT"])])
     mine, theirs = tenant.drain(), other.drain()
     assert len(mine) == 1 and len(theirs) == 1
@@ -65,7 +60,7 @@ def test_an_event_matching_several_keys_is_queued_once_and_framed_once(hub):
 
 
 def test_a_full_queue_closes_only_that_stream_and_is_counted(hub):
-    slow, fast = subscribe(hub, TENANT), subscribe(hub, LANDLORD)
+    slow, fast = hub.subscribe(TENANT), hub.subscribe(LANDLORD)
     events = [entry(n, "ticket.created", ["tenant:ten_1", "landlord:ll_1"]) for n in range(5)]
     hub.route(events[:3])
     fast.drain()
@@ -79,7 +74,7 @@ def test_a_full_queue_closes_only_that_stream_and_is_counted(hub):
 
 
 def test_a_session_revocation_closes_that_sessions_streams_and_is_never_forwarded(hub):
-    revoked, other_session = subscribe(hub, TENANT), subscribe(hub, OPS)
+    revoked, other_session = hub.subscribe(TENANT), hub.subscribe(OPS)
     hub.route([entry(1, "control.session_revoked", ["session:s3"])])
     assert revoked.closed == "session_revoked" and not revoked.queue
     assert other_session.closed is None and not other_session.queue
@@ -87,13 +82,13 @@ def test_a_session_revocation_closes_that_sessions_streams_and_is_never_forwarde
 
 
 def test_streams_per_user_are_capped_and_unsubscribe_frees_a_slot(hub):
-    first, _second = subscribe(hub, TENANT), subscribe(hub, TENANT)
+    first, _second = hub.subscribe(TENANT), hub.subscribe(TENANT)
     with pytest.raises(TooManyStreams):
-        subscribe(hub, TENANT)
+        hub.subscribe(TENANT)
     hub.unsubscribe(first)
     hub.unsubscribe(first)  # idempotent
     assert hub.count == 1
-    subscribe(hub, TENANT)
+    hub.subscribe(TENANT)
     assert hub.streams_of(TENANT.user_id) == 2
 
 
@@ -127,7 +122,6 @@ def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failin
 
 def test_held_streams_are_frozen_out_of_the_gc_and_closed_ones_swept(redis_url):
     import gc
-    import time
     import weakref
 
     class Stream:
@@ -139,13 +133,13 @@ def test_held_streams_are_frozen_out_of_the_gc_and_closed_ones_swept(redis_url):
         closed = Stream()
         closed.cycle = closed  # what a finished stream leaves behind: garbage only a GC frees
         alive = weakref.ref(closed)
-        hub._refreeze()  # frozen while the stream was open
+        hub.refreeze()  # frozen while the stream was open
         assert gc.get_freeze_count() > 0
         del closed
         gc.collect()
         assert alive() is not None  # frozen objects are out of every collection's reach
-        hub.sweep_s, hub._swept_at = 0.0, time.monotonic() - 1
-        hub._refreeze()  # the periodic sweep
+        hub.sweep_s = 0.0  # the next refreeze is due for a sweep
+        hub.refreeze()  # the periodic sweep
         assert alive() is None
         assert gc.get_freeze_count() > 0  # and what is still held is frozen again
     finally:

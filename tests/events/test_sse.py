@@ -1,4 +1,4 @@
-"""SSE framing: bytes exactly as the SPEC shows them."""
+"""SSE framing: bytes exactly as docs/events.md shows them."""
 import json
 
 from portal.events import sse

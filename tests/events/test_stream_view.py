@@ -9,9 +9,9 @@ from portal import create_app
 from portal.auth.tokens import user_claims
 from portal.events import delivery
 from portal.events.hub import Hub
-from portal.events.connection import _generate, get_hub
+from portal.events.connection import get_hub, stream_body
 from portal.extensions import db, redis_client
-from tests.conftest import config_for, login_as
+from tests.helpers import config_for, login_as
 from tests.events.factories import ticket_event
 from tests.events.sse_parse import parse_frames
 
@@ -227,8 +227,7 @@ def readerless_hub(sse_app, redis_url, entries, **kwargs):
         conn = redis_client.conn
     ids = [conn.xadd(key, {"t": "ticket.created", "a": "tenant:ten_x", "d": "{}"})
            for _ in range(entries)]
-    hub = Hub(redis_url, key, freeze_gc=False, **kwargs)
-    hub._thread = object()
+    hub = Hub(redis_url, key, freeze_gc=False, read=False, **kwargs)
     return hub, ids, lambda: hub.subscribe(Principal("usr_x", "TENANT", tenant_id="ten_x"))
 
 
@@ -238,7 +237,7 @@ def test_a_replay_longer_than_the_queue_is_a_resync_not_a_huge_write(sse_app, de
     for last_id, check in ((ids[0], lambda text: b"resync" in text and b"id: " not in text),
                            (ids[1], lambda text: text.count(b"id: ") == 4
                             and b"resync" not in text)):
-        body = _generate(hub, subscribe(), last_id, None, 5, 3000, 1000)
+        body = stream_body(hub, subscribe(), last_id, None, 5, 3000, 1000)
         text = next(body) + next(body)
         body.close()
         assert check(text), text
@@ -250,7 +249,7 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     sub = subscribe()
     # The reader handed over entries 2-3 (also in the replay) before the replay ran.
     hub.route(hub.commands.xrange(hub.stream_key, ids[2], ids[3]))
-    body = _generate(hub, sub, ids[0], None, 0.2, 3000, 1000)
+    body = stream_body(hub, sub, ids[0], None, 0.2, 3000, 1000)
     text = b""
     while text.count(b"id: ") < 3 or b": ping" not in text:
         text += next(body)
@@ -286,7 +285,7 @@ def _revoke_quietly(sse_app, headers):
     from portal.auth import tokens
     with sse_app.app_context():
         claims = decode_token(headers["Authorization"].split()[1])
-        redis_client.conn.set(tokens._revoked_key(claims["sid"]), "1", ex=60)
+        redis_client.conn.set(tokens.revoked_key(claims["sid"]), "1", ex=60)
         return claims["sub"]
 
 

@@ -4,7 +4,7 @@ import threading
 
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.finance.conftest import SECRET, invoice_row, payments_of
 
 

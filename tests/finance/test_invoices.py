@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine
-from tests.conftest import run_together
+from tests.helpers import run_together
 from tests.finance.conftest import (INVOICES, count, invoice_body, invoice_row, make_invoice,
                                     outbox, query)
 

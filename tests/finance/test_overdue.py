@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from portal.database import utcnow
 from portal.finance import service
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.finance.conftest import (INVOICES, invoice_row, make_invoice, outbox, payment_body,
                                     post_webhook)
 

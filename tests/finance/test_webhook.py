@@ -8,7 +8,7 @@ import pytest
 from portal.extensions import db
 from portal.finance import signature
 from portal.finance.models import Payment, WebhookDelivery
-from tests.conftest import run_together, wait_until
+from tests.helpers import run_together, wait_until
 from tests.finance.conftest import (SECRET, count, deliveries, invoice_row, outbox,
                                     payment_body, payments_of, post_webhook)
 
@@ -293,7 +293,7 @@ def test_worker_stopped_gives_202_then_a_worker_applies_it(client, app, invoice,
 
 def test_broker_down_keeps_the_delivery_and_the_beat_requeues_it(app, invoice, celery_worker):
     from portal import create_app
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     # A second web app whose broker is unreachable (the worker and Redis themselves are fine).
     down = create_app("testing", {

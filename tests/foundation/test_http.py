@@ -2,7 +2,7 @@
 import pytest
 
 from portal import create_app
-from tests.conftest import config_for, free_port
+from tests.helpers import config_for, free_port
 
 
 def test_unknown_route_is_404_in_shape(client):

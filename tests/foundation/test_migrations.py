@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import config_for
+from tests.helpers import config_for
 
 
 def _differences(app):

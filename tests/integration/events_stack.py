@@ -9,7 +9,7 @@ from portal import create_app
 from portal.events.models import OutboxEvent
 from portal.events.outbox import record_event
 from portal.extensions import db
-from tests.conftest import config_for, free_port, start_redis
+from tests.helpers import config_for, free_port, start_redis
 from tests.events.factories import actor
 from tests.integration import processes as proc
 from tests.integration.sse_client import SSEClient

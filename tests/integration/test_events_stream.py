@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from portal.events.outbox import invoice_audience, ticket_audience
 from portal.extensions import db
 from portal.notifications.models import Notification
 from tests.integration.events_stack import USERS, running_stack
+from tests.events.factories import invoice_keys, ticket_keys
 from tests.events.sse_parse import parse_frames
 from tests.integration.sse_client import SSEClient, kind
 
@@ -38,7 +38,7 @@ def keys_of(user):
 def publish_ticket(stack, demo, landlord, contractor=False, by="tenant",
                    event_type="ticket.created"):
     tenant = "ten1" if landlord == "ll1" else "ten2"
-    audience = ticket_audience(demo[landlord], demo[tenant], demo["ctr"] if contractor else None)
+    audience = ticket_keys(demo, landlord, contractor)
     event_id = stack.publish(event_type, by, landlord_id=demo[landlord], tenant_id=demo[tenant],
                              resources=[{"type": "ticket", "id": "tkt_it"}], audience=audience)
     return event_id, set(audience)
@@ -46,7 +46,7 @@ def publish_ticket(stack, demo, landlord, contractor=False, by="tenant",
 
 def publish_invoice(stack, demo, landlord, by="landlord"):
     tenant = "ten1" if landlord == "ll1" else "ten2"
-    audience = invoice_audience(demo[landlord], demo[tenant])
+    audience = invoice_keys(demo, landlord)
     event_id = stack.publish("invoice.created", by, landlord_id=demo[landlord],
                              tenant_id=demo[tenant], audience=audience,
                              resources=[{"type": "invoice", "id": "inv_it"}])

@@ -4,7 +4,7 @@ from datetime import timedelta
 from portal.database import utcnow
 from portal.extensions import db
 from portal.idempotency import IdempotencyKey
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.integration import processes as proc
 
 

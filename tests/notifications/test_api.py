@@ -1,4 +1,4 @@
-"""Notifications API (SPEC §7): the caller's own only, newest first, mark read."""
+"""Notifications API (docs/events.md): the caller's own only, newest first, mark read."""
 import pytest
 
 from portal.events import delivery

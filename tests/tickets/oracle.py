@@ -1,4 +1,4 @@
-"""SPEC §4's state machine written out independently of portal/tickets/state.py (the oracle)."""
+"""The contract's state machine (docs/tickets.md) written out independently of portal/tickets/state.py (the oracle)."""
 STATUSES = ("OPEN", "TRIAGED", "QUOTED", "APPROVED", "IN_PROGRESS", "COMPLETED", "AUDITED",
             "CANCELLED")
 ROLES = ("TENANT", "LANDLORD", "CONTRACTOR", "OPS")

@@ -1,8 +1,8 @@
 """Concurrent changes of one ticket: exactly one wins, the others get 409, nothing is doubled."""
 import pytest
 
-from tests.conftest import login_as
-from tests.conftest import run_together
+from tests.helpers import login_as
+from tests.helpers import run_together
 from tests.tickets.conftest import stored
 
 N = 20

@@ -1,4 +1,4 @@
-"""Idempotency-Key (SPEC §5) through the ticket endpoints, including concurrent retries."""
+"""Idempotency-Key (docs/API.md) through the ticket endpoints, including concurrent retries."""
 from datetime import timedelta
 
 import pytest
@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from portal.database import utcnow
 from portal.extensions import db
 from portal.idempotency import IdempotencyKey, purge_expired
-from tests.conftest import login_as
-from tests.conftest import run_together
+from tests.helpers import login_as
+from tests.helpers import run_together
 from tests.tickets.conftest import ticket_body
 
 

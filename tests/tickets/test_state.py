@@ -1,4 +1,4 @@
-"""The pure state machine against the SPEC's table, and docs/tickets.md against the code."""
+"""The pure state machine against the contract's table (tests/tickets/oracle.py), and docs/tickets.md against the code."""
 import os
 
 import pytest

@@ -1,4 +1,4 @@
-"""Every call × role × status through HTTP, against the SPEC's table (tests/tickets/oracle.py)."""
+"""Every call × role × status through HTTP, against the contract's table (tests/tickets/oracle.py)."""
 import json
 
 import pytest

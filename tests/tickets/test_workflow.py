@@ -5,7 +5,7 @@ from portal import create_app
 from portal.events.models import OutboxEvent
 from portal.events.outbox import envelope
 from portal.extensions import db
-from tests.conftest import config_for, free_port, login_as
+from tests.helpers import config_for, free_port, login_as
 
 JOURNEY = [
     ("post", "assign", "landlord", "contractor_body"),
