@@ -10,7 +10,7 @@ from portal.attachments.models import Attachment
 from portal.events.models import OutboxEvent
 from portal.extensions import db
 from tests.attachments.conftest import jpeg_with_gps, png_bytes, stored_files
-from tests.conftest import run_together
+from tests.helpers import run_together
 
 
 def _counts(app):

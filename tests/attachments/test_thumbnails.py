@@ -8,7 +8,7 @@ from portal.attachments.models import Attachment
 from portal.database import utcnow
 from portal.extensions import db
 from tests.attachments.conftest import jpeg_with_gps, multipart, stored_files
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 def test_an_upload_while_the_broker_is_down_gets_its_thumbnail_from_the_beat(

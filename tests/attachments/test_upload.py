@@ -12,7 +12,7 @@ from portal.directory.models import ContractorFirm
 from portal.extensions import db
 from portal.seed import PASSWORD
 from tests.attachments.conftest import GPS_IFD, jpeg_with_gps, png_bytes, stored_files
-from tests.conftest import login_as, wait_until
+from tests.helpers import login_as, wait_until
 
 ATTACHMENT_KEYS = {"id", "ticketId", "filename", "contentType", "size", "width", "height",
                    "thumbnailUrl", "url", "uploadedBy", "createdAt"}

@@ -9,7 +9,7 @@ from portal import create_app
 from portal.events.models import OutboxEvent
 from portal.extensions import db
 from portal.tickets.models import TicketComment
-from tests.conftest import config_for, wait_until
+from tests.helpers import config_for, wait_until
 from tests.events.test_stream_view import open_stream
 
 COMMENT_KEYS = {"id", "ticketId", "authorId", "authorRole", "body", "internal", "createdAt"}

@@ -12,7 +12,7 @@ from portal.events.models import OutboxEvent
 from portal.extensions import db
 from portal.tickets import sla
 from portal.tickets.models import Ticket
-from tests.conftest import run_together, wait_until
+from tests.helpers import run_together, wait_until
 
 HOURS = {"URGENT": 24, "HIGH": 72, "MEDIUM": 7 * 24, "LOW": 14 * 24}
 
