@@ -1,5 +1,6 @@
 """Attachment rules: upload (checked, stored, recorded with its event in one commit), list,
 open for streaming, and the thumbnail made afterwards by a worker."""
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO, Optional
@@ -13,12 +14,14 @@ from portal.attachments.models import Attachment
 from portal.attachments.storage import storage
 from portal.cpu import off_the_loop
 from portal.database import atomic, new_id, read_only, utcnow
-from portal.errors import NotFound, PayloadTooLarge, ValidationFailed
+from portal.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from portal.events.enqueue import send_best_effort
 from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.tickets.models import Ticket
 from portal.tickets.service import get_ticket, ticket_audience, visible_tickets
+
+log = logging.getLogger(__name__)
 
 # The beat makes thumbnails still missing this long after an upload (a lost task).
 THUMBNAIL_GRACE = timedelta(seconds=60)
@@ -61,7 +64,10 @@ def add_attachment(principal, ticket_id: str, *, filename: Optional[str],
     backend = storage()
     # The file first, then the row and its event in one commit; if that commit does not
     # happen the file goes again, so neither exists without the other.
-    backend.put(attachment.storage_key, checked.data)
+    try:
+        backend.put(attachment.storage_key, checked.data)
+    except OSError as exc:
+        raise _store_unavailable(exc) from None
     try:
         with atomic(keep_loaded=True):
             # The row lock (PostgreSQL; SQLite serialises writers) makes the count and the
@@ -84,6 +90,11 @@ def add_attachment(principal, ticket_id: str, *, filename: Optional[str],
     if attachment.is_image:
         send_best_effort(tasks.MAKE_THUMBNAIL, attachment.id)  # the beat's sweep if lost
     return attachment
+
+
+def _store_unavailable(exc: OSError) -> ServiceUnavailable:
+    log.warning("attachment storage unavailable: %s", exc)
+    return ServiceUnavailable("The file store is unavailable; retry later.")
 
 
 def _check_room(ticket_id: str) -> None:
@@ -124,6 +135,8 @@ def open_file(principal, ticket_id: str, attachment_id: str, thumbnail=False) ->
         stream = storage().open(key)
     except FileNotFoundError:
         raise NotFound("No such file.") from None
+    except OSError as exc:
+        raise _store_unavailable(exc) from None
     # Images were re-encoded by us and are shown in place; anything else is downloaded.
     return StoredFile(stream, content_type, filename, inline=content_type.startswith("image/"),
                       size=size)

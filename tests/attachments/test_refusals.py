@@ -138,3 +138,15 @@ def test_without_a_token_nothing_is_read(client, make_ticket, upload_dir):
                            data={"file": (io.BytesIO(png_bytes()), "p.png", "image/png")})
     assert response.status_code == 401
     assert stored_files(upload_dir) == []
+
+
+def test_an_unwritable_folder_is_503_and_stores_nothing(app, make_ticket, upload, upload_dir,
+                                                        monkeypatch, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(blocked))
+    ticket_id = make_ticket("OPEN")
+    response = upload(ticket_id, png_bytes())
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "service_unavailable"
+    assert _counts(app) == (0, 0)
