@@ -10,6 +10,12 @@ from portal.routes import upload
 blp = Blueprint("attachments", __name__, url_prefix="/api/tickets",
                 description="Photos and files attached to tickets")
 
+_BYTES = {"200": {"description": "The bytes, with X-Content-Type-Options: nosniff and a safe "
+                                 "Content-Disposition.",
+                  "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                              for kind in ("image/jpeg", "image/png", "image/webp",
+                                           "application/pdf")}}}
+
 
 @blp.route("/<ticket_id>/attachments", methods=["POST"])
 @upload
@@ -33,6 +39,7 @@ def list_(ticket_id):
 
 @blp.route("/<ticket_id>/attachments/<attachment_id>/file", methods=["GET"])
 @authenticated
+@blp.doc(responses=_BYTES)
 def file(ticket_id, attachment_id):
     """The attachment's bytes (callers who see the ticket; 404 otherwise)."""
     return _streamed(service.open_file(caller(), ticket_id, attachment_id))
@@ -40,6 +47,7 @@ def file(ticket_id, attachment_id):
 
 @blp.route("/<ticket_id>/attachments/<attachment_id>/thumbnail", methods=["GET"])
 @authenticated
+@blp.doc(responses=_BYTES)
 def thumbnail(ticket_id, attachment_id):
     """The image's thumbnail (a JPEG), once the worker has made it; 404 before."""
     return _streamed(service.open_file(caller(), ticket_id, attachment_id, thumbnail=True))
