@@ -26,9 +26,13 @@ def upgrade():
                        sa.column("created_at", sa.DateTime), sa.column("due_at", sa.DateTime))
     bind = op.get_bind()
     rows = bind.execute(sa.select(tickets.c.id, tickets.c.priority, tickets.c.created_at)).all()
-    for ticket_id, priority, created_at in rows:
-        bind.execute(tickets.update().where(tickets.c.id == ticket_id).values(
-            due_at=created_at + timedelta(seconds=RESPONSE_TIMES_S.get(priority, 86400))))
+    if rows:  # one executemany, not a round trip per ticket
+        bind.execute(
+            tickets.update().where(tickets.c.id == sa.bindparam("ticket_id"))
+            .values(due_at=sa.bindparam("due")),
+            [{"ticket_id": ticket_id,
+              "due": created_at + timedelta(seconds=RESPONSE_TIMES_S[priority])}
+             for ticket_id, priority, created_at in rows])
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.alter_column("due_at", existing_type=sa.DateTime(), nullable=False)
         batch_op.create_index(batch_op.f("ix_tickets_due_at"), ["due_at"], unique=False)
