@@ -7,13 +7,6 @@ from portal.extensions import db
 from portal.tickets.state import FINISHED, PRIORITIES, STATUSES
 
 
-def _due_by_priority(context):
-    # Every way a ticket is inserted (the service, the seed, a test factory) gets its dueAt.
-    from portal.tickets.sla import due_at
-    params = context.get_current_parameters()
-    return due_at(params["priority"], params.get("created_at") or utcnow())
-
-
 class Ticket(TimestampMixin, db.Model):
     """A maintenance request filed by a tenancy about its property."""
 
@@ -42,7 +35,7 @@ class Ticket(TimestampMixin, db.Model):
     quote_submitted_at = sa.Column(sa.DateTime, nullable=True)
     version = sa.Column(sa.Integer, nullable=False)
     # When a response is due (createdAt + the priority's response time, portal/tickets/sla.py).
-    due_at = sa.Column(sa.DateTime, nullable=False, default=_due_by_priority, index=True)
+    due_at = sa.Column(sa.DateTime, nullable=False, index=True)
 
     # SQLAlchemy turns every flush of a change into UPDATE ... WHERE id = ? AND version = ?
     # (and raises StaleDataError when another transaction won): the compare-and-set.
@@ -61,6 +54,17 @@ class Ticket(TimestampMixin, db.Model):
         """Past ``due_at`` and still not COMPLETED, AUDITED or CANCELLED."""
         return self.status not in FINISHED and self.due_at is not None \
             and self.due_at < utcnow()
+
+
+@sa.event.listens_for(Ticket, "before_insert")
+def _due_by_priority(_mapper, _connection, ticket):
+    # Every way a ticket is inserted (the service, the seed, a test factory) gets its dueAt,
+    # counted from the very createdAt stored (column defaults run in no guaranteed order).
+    from portal.tickets.sla import due_at
+    if ticket.created_at is None:
+        ticket.created_at = utcnow()
+    if ticket.due_at is None:
+        ticket.due_at = due_at(ticket.priority, ticket.created_at)
 
 
 class TimelineEntry(db.Model):

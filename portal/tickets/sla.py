@@ -55,8 +55,9 @@ def mark_breaches(now=None) -> list:
                 inserted = db.session.execute(
                     insert_for(SlaBreach).values(ticket_id=ticket.id, due_at=ticket.due_at,
                                                  breached_at=now)
-                    .on_conflict_do_nothing(index_elements=["ticket_id"]))
-                if inserted.rowcount != 1:
+                    .on_conflict_do_nothing(index_elements=["ticket_id"])
+                    .returning(SlaBreach.ticket_id)).scalar_one_or_none()
+                if inserted is None:
                     continue  # another run announced it
                 record_event("ticket.sla_breached", None, landlord_id=ticket.landlord_id,
                              tenant_id=ticket.tenant_id,
