@@ -37,6 +37,10 @@ class BaseConfig:
     SQLALCHEMY_DATABASE_URI = _database_url(
         "sqlite:///" + os.path.join(BASE_DIR, "var", "portal.db"))
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # One steady pool per process, sized to what it runs at once (gevent requests, worker
+    # threads): overflow connections were opened and closed on every burst.
+    DB_POOL_SIZE = _env("DB_POOL_SIZE", 20, int)
+    DB_POOL_TIMEOUT_S = _env("DB_POOL_TIMEOUT_S", 10, int)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")
@@ -51,7 +55,10 @@ class BaseConfig:
     JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", False, bool)
     JWT_COOKIE_SAMESITE = "Lax"
     JWT_COOKIE_CSRF_PROTECT = True
-    JWT_ACCESS_COOKIE_PATH = "/api/"
+    # Pages and the API share one session: the access cookie covers the whole origin, and a
+    # page's form carries the double-submit token in a hidden field instead of the header.
+    JWT_CSRF_CHECK_FORM = True
+    JWT_ACCESS_COOKIE_PATH = "/"
     JWT_REFRESH_COOKIE_PATH = "/api/auth/"
 
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")

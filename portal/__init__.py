@@ -35,6 +35,10 @@ def _derive_config(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["REDIS_PREFIX"] + "ratelimit")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_size": app.config["DB_POOL_SIZE"], "max_overflow": 0,
+            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600})
 
 
 def register_extensions(app):
@@ -86,9 +90,12 @@ BLUEPRINTS = (
 
 
 def register_blueprints(app):
-    """Each area registers its blueprint with the API (which documents it in openapi.json)."""
+    """Each area registers its blueprint with the API (which documents it in openapi.json);
+    the pages are a plain blueprint beside them (HTML, not part of the API's document)."""
     for module_name in BLUEPRINTS:
         api.register_blueprint(importlib.import_module(module_name).blp)
+    from portal.web.views import blp as pages
+    app.register_blueprint(pages)
 
 
 def register_hooks(app):

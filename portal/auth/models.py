@@ -18,7 +18,7 @@ class User(TimestampMixin, db.Model):
     id = id_column("usr")
     email = sa.Column(sa.String(254), nullable=False, unique=True)
     name = sa.Column(sa.String(200), nullable=False)
-    role = sa.Column(sa.String(20), nullable=False)
+    role = sa.Column(sa.String(20), nullable=False, index=True)
     password_hash = sa.Column(sa.String(256), nullable=False)
     landlord_id = sa.Column(sa.String(40), sa.ForeignKey("landlords.id"), nullable=True, index=True)
     tenant_id = sa.Column(sa.String(40), sa.ForeignKey("tenancies.id"), nullable=True, index=True)

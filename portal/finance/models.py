@@ -44,6 +44,8 @@ class Invoice(TimestampMixin, db.Model):
         sa.UniqueConstraint("landlord_id", "number"),
         sa.CheckConstraint(one_of("status", INVOICE_STATUSES), name="status"),
         sa.Index("ix_invoices_status_due_date", "status", "due_date"),
+        sa.Index("ix_invoices_landlord_created", "landlord_id", "created_at", "id"),
+        sa.Index("ix_invoices_tenancy_created", "tenancy_id", "created_at", "id"),
     )
 
 

@@ -23,7 +23,8 @@ def recipient_ids(session, keys, exclude=None) -> list:
             conditions.append(column == value)
     if not conditions:
         return []
-    query = sa.select(User.id).where(sa.or_(*conditions))
+    # A UNION of one indexed lookup per key: an OR across columns is a scan of every user.
+    selects = [sa.select(User.id).where(condition) for condition in conditions]
     if exclude:
-        query = query.where(User.id != exclude)
-    return sorted(session.execute(query).scalars())
+        selects = [select.where(User.id != exclude) for select in selects]
+    return sorted(set(session.execute(sa.union(*selects)).scalars()))

@@ -16,6 +16,11 @@ class Ticket(TimestampMixin, db.Model):
         sa.CheckConstraint(one_of("priority", PRIORITIES), name="priority"),
         sa.CheckConstraint("quote_amount IS NULL OR quote_amount > 0", name="quote_amount"),
         sa.Index("ix_tickets_created_at_id", "created_at", "id"),
+        # Each party's newest-first list walks its own index, however deep the cursor.
+        sa.Index("ix_tickets_landlord_created", "landlord_id", "created_at", "id"),
+        sa.Index("ix_tickets_landlord_status_created", "landlord_id", "status", "created_at", "id"),
+        sa.Index("ix_tickets_tenant_created", "tenant_id", "created_at", "id"),
+        sa.Index("ix_tickets_contractor_created", "contractor_id", "created_at", "id"),
     )
     id = id_column("tkt")
     landlord_id = sa.Column(sa.String(40), sa.ForeignKey("landlords.id"), nullable=False,

@@ -1,7 +1,7 @@
 """ticket conversation: comments, attachments, response times (dueAt, breach markers)
 
-Revision ID: 0006_thread_conversation
-Revises: 0005
+Revision ID: 0007_thread_conversation
+Revises: 0006
 """
 from datetime import timedelta
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0006_thread_conversation"
-down_revision = "0005"
+revision = "0007_thread_conversation"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
