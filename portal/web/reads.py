@@ -1,16 +1,19 @@
 """What each page (and each live region of one) shows: one call, composed from the areas' own
 services, so a page sees exactly what the API would show the same caller."""
+from portal.attachments import service as attachments
 from portal.auth import service as auth
 from portal.directory import service as directory
 from portal.errors import Forbidden
 from portal.finance import service as finance
 from portal.notifications import service as notifications
+from portal.tickets import comments
 from portal.tickets import service as tickets
 from portal.tickets import state
 from portal.tickets.describe import change_text, details_of
 from portal.web.actions import available
 
 PAGE_SIZE = 50
+THREAD_COMMENTS = 100  # the most a page shows; the API pages through any number
 
 
 def header(principal) -> dict:
@@ -27,10 +30,14 @@ def _property_names(principal) -> dict:
 
 
 def board(principal, status=None, cursor=None) -> dict:
-    """The visible tickets, newest first, optionally of one status."""
-    found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status)
-    return {"tickets": found["items"], "next_cursor": found["next_cursor"], "status": status,
-            "cursor": cursor,
+    """The visible tickets, optionally of one status: the overdue ones first (on the first
+    page), then the others newest first."""
+    late = [] if cursor else tickets.list_tickets(
+        principal, limit=THREAD_COMMENTS, status=status, overdue=True)["items"]
+    found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status,
+                                 overdue=False)
+    return {"tickets": late + found["items"], "next_cursor": found["next_cursor"],
+            "status": status, "cursor": cursor,
             "statuses": state.STATUSES, "properties": _property_names(principal)}
 
 
@@ -55,10 +62,25 @@ def ticket(principal, ticket_id: str) -> dict:
         "ticket": found, "actions": actions, "firm": firms.get(found.contractor_id),
         "property": _property_names(principal).get(found.property_id),
         "firms": directory.list_contractors(principal) if may_assign else [],
-        "timeline": [{"entry": entry, "actor": actors.get(entry.actor_id),
-                      "text": change_text(entry.event_type, detail, firms)}
-                     for entry, detail in zip(entries, details)],
+        "thread": _thread(principal, ticket_id, entries, details, firms),
+        "may_write_notes": principal.role != state.TENANT,
     }
+
+
+def _thread(principal, ticket_id, entries, details, firms) -> list:
+    """Timeline entries, the comments the caller may read and the attachments, in time order."""
+    said = comments.list_comments(principal, ticket_id, limit=THREAD_COMMENTS)["items"]
+    files = attachments.list_attachments(principal, ticket_id)["items"]
+    names = auth.user_names([e.actor_id for e in entries] + [c.author_id for c in said]
+                            + [f.uploaded_by for f in files])
+    items = [{"kind": "entry", "at": entry.created_at, "entry": entry,
+              "by": names.get(entry.actor_id), "text": change_text(entry.event_type, detail, firms)}
+             for entry, detail in zip(entries, details)]
+    items += [{"kind": "comment", "at": c.created_at, "comment": c, "by": names.get(c.author_id)}
+              for c in said]
+    items += [{"kind": "file", "at": f.created_at, "file": f, "by": names.get(f.uploaded_by)}
+              for f in files]
+    return sorted(items, key=lambda item: item["at"])
 
 
 def _tenancy_labels(principal) -> dict:
