@@ -13,7 +13,7 @@ from portal.tickets.describe import change_text, details_of
 from portal.web.actions import available
 
 PAGE_SIZE = 50
-THREAD_COMMENTS = 100  # the most a page shows; the API pages through any number
+MOST_SHOWN = 100  # comments on a ticket page, late tickets atop a board (the API pages on)
 
 
 def header(principal) -> dict:
@@ -33,7 +33,7 @@ def board(principal, status=None, cursor=None) -> dict:
     """The visible tickets, optionally of one status: the overdue ones first (on the first
     page), then the others newest first."""
     late = [] if cursor else tickets.list_tickets(
-        principal, limit=THREAD_COMMENTS, status=status, overdue=True)["items"]
+        principal, limit=MOST_SHOWN, status=status, overdue=True)["items"]
     found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status,
                                  overdue=False)
     return {"tickets": late + found["items"], "next_cursor": found["next_cursor"],
@@ -69,7 +69,7 @@ def ticket(principal, ticket_id: str) -> dict:
 
 def _thread(principal, ticket_id, entries, details, firms) -> list:
     """Timeline entries, the comments the caller may read and the attachments, in time order."""
-    said = comments.list_comments(principal, ticket_id, limit=THREAD_COMMENTS)["items"]
+    said = comments.list_comments(principal, ticket_id, limit=MOST_SHOWN)["items"]
     files = attachments.list_attachments(principal, ticket_id)["items"]
     names = auth.user_names([e.actor_id for e in entries] + [c.author_id for c in said]
                             + [f.uploaded_by for f in files])
