@@ -41,7 +41,7 @@ def test_single_head(app):
 def test_tickets_filed_before_response_times_get_a_due_at(tmp_path, redis_url):
     app = create_app("testing", config_for(f"sqlite:///{tmp_path / 'old.db'}", redis_url))
     with app.app_context():
-        flask_migrate.upgrade(revision="0006")
+        flask_migrate.upgrade(revision="0008_money")
         with db.engine.begin() as conn:
             stamp = "'2025-01-01 10:00:00.000000'"
             for statement in (

@@ -1,7 +1,7 @@
 """ticket conversation: comments, attachments, response times (dueAt, breach markers)
 
-Revision ID: 0007_thread_conversation
-Revises: 0006
+Revision ID: 0009_thread_conversation
+Revises: 0008_money
 """
 from datetime import timedelta
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0007_thread_conversation"
-down_revision = "0006"
+revision = "0009_thread_conversation"
+down_revision = "0008_money"
 branch_labels = None
 depends_on = None
 
