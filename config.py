@@ -112,6 +112,21 @@ class BaseConfig:
     OUTBOX_RELAY_GRACE_S = _env("OUTBOX_RELAY_GRACE_S", 5.0, float)
     OUTBOX_RELAY_BATCH = _env("OUTBOX_RELAY_BATCH", 200, int)
 
+    # Ticket attachments: files live under UPLOAD_DIR (shared by every web node and worker);
+    # one file may be UPLOAD_MAX_BYTES, which is also the upload routes' own body limit
+    # (plus room for the multipart framing), independent of MAX_CONTENT_LENGTH.
+    UPLOAD_DIR = _env("UPLOAD_DIR", os.path.join(BASE_DIR, "var", "uploads"))
+    UPLOAD_MAX_BYTES = _env("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, int)
+    UPLOAD_MAX_PER_TICKET = _env("UPLOAD_MAX_PER_TICKET", 20, int)
+    THUMBNAIL_SWEEP_S = _env("THUMBNAIL_SWEEP_S", 300.0, float)
+
+    # Response times by priority (dueAt = createdAt + this), and how often breaches are marked.
+    TICKET_DUE_URGENT_S = _env("TICKET_DUE_URGENT_S", 24 * 3600, int)
+    TICKET_DUE_HIGH_S = _env("TICKET_DUE_HIGH_S", 72 * 3600, int)
+    TICKET_DUE_MEDIUM_S = _env("TICKET_DUE_MEDIUM_S", 7 * 86400, int)
+    TICKET_DUE_LOW_S = _env("TICKET_DUE_LOW_S", 14 * 86400, int)
+    SLA_CHECK_S = _env("SLA_CHECK_S", 60.0, float)
+
     IDEMPOTENCY_TTL_H = _env("IDEMPOTENCY_TTL_H", 24, int)
     OUTBOX_RELAY_S = _env("OUTBOX_RELAY_S", 10.0, float)
     # An invoice reads OVERDUE within this long of its due date passing.
@@ -161,6 +176,10 @@ class BaseConfig:
                           "options": {"expires": RENT_BILLING_S}},
             "requeue-stuck-payment-deliveries": {"task": tasks.REQUEUE_PAYMENTS,
                                                  "schedule": WEBHOOK_REQUEUE_S},
+            "mark-sla-breaches": {"task": tasks.MARK_SLA_BREACHES, "schedule": SLA_CHECK_S,
+                                  "options": {"expires": SLA_CHECK_S}},
+            "make-missing-thumbnails": {"task": tasks.MAKE_MISSING_THUMBNAILS,
+                                        "schedule": THUMBNAIL_SWEEP_S},
         },
     }
 

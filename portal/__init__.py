@@ -90,6 +90,7 @@ BLUEPRINTS = (
     "portal.notifications.views",
     "portal.events.views",
     "portal.tickets.views",
+    "portal.attachments.views",
 )
 
 

@@ -61,6 +61,10 @@ class ValidationFailed(DomainError):
     status, code, message = 422, "validation_error", "The request body is not valid."
 
 
+class PayloadTooLarge(DomainError):
+    status, code, message = 413, "payload_too_large", "The body is larger than the limit."
+
+
 class ServiceUnavailable(DomainError):
     status, code, message = 503, "service_unavailable", "A backing service is unavailable."
 

@@ -66,6 +66,7 @@ class Money(ExactNumber):
     def _serialize(self, value, attr, obj, **kwargs):
         return money_json(value)
 
+
 class WholeNumber(fields.Integer):
     """A JSON integer. ``3.0`` is the same number (JSON Schema counts it an integer, and so do
     generated clients); ``3.5``, ``"3"`` and booleans are refused."""
@@ -77,3 +78,14 @@ class WholeNumber(fields.Integer):
         if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
             value = int(value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonBoolean(fields.Boolean):
+    """A body's JSON ``true`` or ``false`` and nothing else ("yes", 1 and "true" are refused)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

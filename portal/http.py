@@ -1,12 +1,14 @@
-"""Request guards that apply to every endpoint: JSON bodies must be JSON objects, and no text a
-client sends may hold characters the database cannot store."""
-from flask import request
+"""Request guards that apply to every endpoint: bodies within their limit, JSON bodies must be
+JSON objects, and no text a client sends may hold characters the database cannot store."""
+from flask import current_app, request
 
 from portal.errors import BadRequest, NotFound, ValidationFailed
 from portal.routes import marked
 
 UNSTORABLE = "Must not contain NUL characters or unpaired surrogates."
 TOO_DEEP = "Nested too deeply."
+# An upload's body is the file plus the multipart framing around it (boundaries, part headers).
+UPLOAD_FRAMING_BYTES = 64 * 1024
 # Our deepest body is an invoice: lines → line → field. Anything far deeper is refused before
 # a parser or a schema walks it (deep enough nesting overflows their recursion).
 MAX_DEPTH = 16
@@ -67,10 +69,17 @@ def _refuse_unstorable_url():
         raise ValidationFailed("The query string is not valid.", details=bad)
 
 
+def _upload_body_limit():
+    # Set before anything reads the body: the JSON limit stays small for every other route.
+    if marked("upload"):
+        request.max_content_length = (current_app.config["UPLOAD_MAX_BYTES"]
+                                      + UPLOAD_FRAMING_BYTES)
+
+
 def _require_json_object():
     if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
         return None
-    if marked("raw_body"):  # the view verifies the exact bytes itself (the webhook)
+    if marked("raw_body") or marked("upload"):  # the view reads its body itself
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():
@@ -101,5 +110,6 @@ def require_json_object(body) -> dict:
 
 def init_app(app):
     """Register the guards."""
+    app.before_request(_upload_body_limit)
     app.before_request(_refuse_unstorable_url)
     app.before_request(_require_json_object)

@@ -1,4 +1,4 @@
-"""Opaque cursors and newest-first pages for every list endpoint."""
+"""Opaque cursors and pages (newest first, or oldest first) for every list endpoint."""
 import base64
 import json
 from datetime import datetime
@@ -30,7 +30,7 @@ class PageArgsSchema(InputSchema):
 
 
 def encode_cursor(created_at: datetime, row_id: str) -> str:
-    """An opaque cursor pointing just after (older than) this row."""
+    """An opaque cursor pointing just past this row (in the page's order)."""
     raw = json.dumps([iso(created_at), row_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -52,8 +52,9 @@ def decode_cursor(cursor: str):
     return created_at, row_id
 
 
-def paginate(query, model, limit: int, cursor) -> dict:
-    """Run ``query`` newest first from ``cursor``; return ``{"items", "next_cursor"}``.
+def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
+    """Run ``query`` newest first (or oldest first) from ``cursor``; return
+    ``{"items", "next_cursor"}``.
 
     The model needs ``created_at`` and ``id``; ties on created_at are broken by id.
     """
@@ -64,10 +65,11 @@ def paginate(query, model, limit: int, cursor) -> dict:
             raise ValidationFailed(details={"cursor": exc.messages})
         # One row-value comparison, which an index on (owner, created_at, id) answers as a
         # range: the OR of the two conditions read every newer row as a filter instead.
-        query = query.where(sa.tuple_(model.created_at, model.id) < sa.tuple_(created_at, row_id))
-    rows = db.session.execute(
-        query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    ).scalars().all()
+        key, mark = sa.tuple_(model.created_at, model.id), sa.tuple_(created_at, row_id)
+        query = query.where(key > mark if oldest_first else key < mark)
+    order = (model.created_at.asc(), model.id.asc()) if oldest_first else \
+        (model.created_at.desc(), model.id.desc())
+    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).scalars().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

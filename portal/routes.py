@@ -23,6 +23,12 @@ public = _mark("public")
 public.__doc__ = "No access token is needed (every other operation needs one)."
 
 
+upload = _mark("upload")
+upload.__doc__ = ("The view takes a multipart file upload: its body limit is UPLOAD_MAX_BYTES (plus "
+                  "room for the form's framing) instead of MAX_CONTENT_LENGTH, and the body is "
+                  "not JSON.")
+
+
 def marks_of(view) -> frozenset:
     """The marks a view function carries."""
     return frozenset(getattr(view, _ATTRIBUTE, ()))

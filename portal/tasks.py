@@ -12,6 +12,10 @@ PURGE_IDEMPOTENCY_KEYS = "maintenance.purge_idempotency_keys"
 RESTORE_REVOCATIONS = "maintenance.restore_revocations"
 PURGE_REVOCATIONS = "maintenance.purge_revocations"
 PING = "maintenance.ping"
+MARK_SLA_BREACHES = "tickets.mark_sla_breaches"
+MAKE_THUMBNAIL = "attachments.make_thumbnail"
+MAKE_MISSING_THUMBNAILS = "attachments.make_missing_thumbnails"
 
 # The modules that define them: the worker imports these at start (Celery's ``include``).
-TASK_MODULES = ("worker.events", "worker.payments", "worker.invoices", "worker.maintenance")
+TASK_MODULES = ("worker.events", "worker.payments", "worker.invoices", "worker.maintenance",
+                "worker.tickets", "worker.attachments")

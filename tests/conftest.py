@@ -53,11 +53,12 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url, redis_url):
-    """The app under test, migrated to head and seeded once."""
+def app(database_url, redis_url, tmp_path_factory):
+    """The app under test, migrated to head and seeded once (uploads in a folder of its own)."""
     import flask_migrate
 
-    app = create_app("testing", config_for(database_url, redis_url))
+    app = create_app("testing", config_for(database_url, redis_url,
+                                          UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
     with app.app_context():
         flask_migrate.upgrade(revision="heads")
         seed_demo_data()

@@ -26,6 +26,14 @@ INVOICE_CHANGES = {
     "invoice.late_fee_added": lambda inv: f"late fee added (now {_money(inv.amount, inv)})",
 }
 
+# Ticket events that change nothing on the ticket itself, so have no timeline entry to describe.
+# (Never the comment's text: the inbox says that there is one, the thread shows it.)
+TICKET_NEWS = {
+    "ticket.comment_added": "new comment",
+    "ticket.attachment_added": "new photo or file",
+    "ticket.sla_breached": "overdue (past its response time)",
+}
+
 
 def _money(amount, invoice) -> str:
     return f"{amount:,.2f} {invoice.currency}"
@@ -44,13 +52,16 @@ def _ticket_text(event, ticket_id):
     ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         return None
-    entry = db.session.execute(sa.select(TimelineEntry).where(
-        TimelineEntry.ticket_id == ticket.id,
-        TimelineEntry.ticket_version == event.version)).scalar_one_or_none()
-    if entry is None:
-        return None
-    details = details_of(entry)
-    change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
+    if event.type in TICKET_NEWS:
+        change = TICKET_NEWS[event.type]
+    else:
+        entry = db.session.execute(sa.select(TimelineEntry).where(
+            TimelineEntry.ticket_id == ticket.id,
+            TimelineEntry.ticket_version == event.version)).scalar_one_or_none()
+        if entry is None:
+            return None
+        details = details_of(entry)
+        change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
     by = user_names([event.actor_id]).get(event.actor_id)
     body = _property_name(ticket.property_id) + (f" · by {by}" if by else "")
     return f"{ticket.title}: {change}", body

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from portal.database import TimestampMixin, id_column, one_of, utcnow
 from portal.money import Money
 from portal.extensions import db
-from portal.tickets.state import PRIORITIES, STATUSES
+from portal.tickets.state import FINISHED, PRIORITIES, STATUSES
 
 
 class Ticket(TimestampMixin, db.Model):
@@ -39,6 +39,8 @@ class Ticket(TimestampMixin, db.Model):
     quote_notes = sa.Column(sa.Text, nullable=True)
     quote_submitted_at = sa.Column(sa.DateTime, nullable=True)
     version = sa.Column(sa.Integer, nullable=False)
+    # When a response is due (createdAt + the priority's response time, portal/tickets/sla.py).
+    due_at = sa.Column(sa.DateTime, nullable=False, index=True)
 
     # SQLAlchemy turns every flush of a change into UPDATE ... WHERE id = ? AND version = ?
     # (and raises StaleDataError when another transaction won): the compare-and-set.
@@ -51,6 +53,23 @@ class Ticket(TimestampMixin, db.Model):
             return None
         return {"amount": self.quote_amount, "notes": self.quote_notes,
                 "submitted_at": self.quote_submitted_at}
+
+    @property
+    def overdue(self) -> bool:
+        """Past ``due_at`` and still not COMPLETED, AUDITED or CANCELLED."""
+        return self.status not in FINISHED and self.due_at is not None \
+            and self.due_at < utcnow()
+
+
+@sa.event.listens_for(Ticket, "before_insert")
+def _due_by_priority(_mapper, _connection, ticket):
+    # Every way a ticket is inserted (the service, the seed, a test factory) gets its dueAt,
+    # counted from the very createdAt stored (column defaults run in no guaranteed order).
+    from portal.tickets.sla import due_at
+    if ticket.created_at is None:
+        ticket.created_at = utcnow()
+    if ticket.due_at is None:
+        ticket.due_at = due_at(ticket.priority, ticket.created_at)
 
 
 class TimelineEntry(db.Model):
@@ -66,3 +85,28 @@ class TimelineEntry(db.Model):
     actor_id = sa.Column(sa.String(40), sa.ForeignKey("users.id"), nullable=True)
     details = sa.Column(sa.Text, nullable=False, default="{}")  # JSON-encoded, served as a string
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class TicketComment(db.Model):
+    """A comment on a ticket; ``internal`` ones are among landlord, contractor and OPS only."""
+
+    __tablename__ = "ticket_comments"
+    __table_args__ = (sa.Index("ix_ticket_comments_ticket_created", "ticket_id", "created_at",
+                               "id"),)
+    id = id_column("cmt")
+    ticket_id = sa.Column(sa.String(40), sa.ForeignKey("tickets.id"), nullable=False)
+    author_id = sa.Column(sa.String(40), sa.ForeignKey("users.id"), nullable=False)
+    author_role = sa.Column(sa.String(20), nullable=False)
+    body = sa.Column(sa.Text, nullable=False)
+    internal = sa.Column(sa.Boolean, nullable=False, default=False)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class SlaBreach(db.Model):
+    """The marker that a ticket's response time was breached and announced: one per ticket,
+    so the announcement happens once however many checks run, concurrently or not."""
+
+    __tablename__ = "ticket_sla_breaches"
+    ticket_id = sa.Column(sa.String(40), sa.ForeignKey("tickets.id"), primary_key=True)
+    due_at = sa.Column(sa.DateTime, nullable=False)
+    breached_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)

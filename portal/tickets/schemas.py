@@ -3,7 +3,7 @@ import json
 
 from marshmallow import fields, validate
 
-from portal.fields import Money, Timestamp
+from portal.fields import JsonBoolean, Money, Timestamp
 from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
 from portal.schemas import InputSchema, NotBlank, Schema, page_schema
@@ -24,6 +24,8 @@ class TicketListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     property_id = fields.String(load_default=None, validate=validate.Length(min=1, max=40))
     priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    overdue = fields.Boolean(load_default=None, metadata={
+        "description": "true: only overdue tickets; false: only those not overdue."})
 
 
 class AssignSchema(InputSchema):
@@ -65,6 +67,8 @@ class TicketSchema(Schema):
     status = fields.String()
     quote = fields.Nested(QuoteOutSchema, allow_none=True)
     version = fields.Integer()
+    due_at = Timestamp()
+    overdue = fields.Boolean()
     created_at = Timestamp()
     updated_at = Timestamp()
 
@@ -79,4 +83,20 @@ class TimelineEntrySchema(Schema):
     created_at = Timestamp()
 
 
+class CommentCreateSchema(InputSchema):
+    body = fields.String(required=True, validate=[validate.Length(min=1, max=5000), NotBlank()])
+    internal = JsonBoolean(load_default=False)
+
+
+class CommentSchema(Schema):
+    id = fields.String()
+    ticket_id = fields.String()
+    author_id = fields.String()
+    author_role = fields.String()
+    body = fields.String()
+    internal = fields.Boolean()
+    created_at = Timestamp()
+
+
 TicketListSchema = page_schema(TicketSchema, "TicketList")
+CommentListSchema = page_schema(CommentSchema, "CommentList")

@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.money import money_json
 from portal.pagination import paginate
 from portal.roles import CONTRACTOR, LANDLORD, OPS, TENANT
-from portal.tickets import state
+from portal.tickets import sla, state
 from portal.tickets.models import Ticket, TimelineEntry
 
 
@@ -25,6 +25,11 @@ def ticket_audience(ticket: Ticket) -> list:
     if ticket.contractor_id:
         keys.append(audience.contractor(ticket.contractor_id))
     return keys
+
+
+def ticket_staff_audience(ticket: Ticket) -> list:
+    """Who sees a ticket's internal notes: its audience without the tenancy."""
+    return [key for key in ticket_audience(ticket) if key != audience.tenant(ticket.tenant_id)]
 
 
 def visible_tickets(principal):
@@ -52,9 +57,12 @@ def get_ticket(principal, ticket_id: str) -> Ticket:
 
 
 def list_tickets(principal, *, limit: int, cursor=None, status=None, property_id=None,
-                 priority=None) -> dict:
+                 priority=None, overdue=None) -> dict:
     """A newest-first page of the visible tickets matching the filters."""
     query = visible_tickets(principal)
+    if overdue is not None:
+        late = sla.overdue_clause(Ticket)
+        query = query.where(late if overdue else sa.not_(late))
     if status:
         query = query.where(Ticket.status == status)
     if property_id:

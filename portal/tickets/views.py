@@ -3,10 +3,12 @@ import click
 from flask_smorest import Blueprint
 
 from portal.auth.principal import authenticated, caller
-from portal.tickets import service, state
-from portal.tickets.schemas import (ApproveSchema, AssignSchema, QuoteSchema, StatusChangeSchema,
-                                    TicketCreateSchema, TicketListArgsSchema, TicketListSchema,
-                                    TicketSchema, TimelineEntrySchema)
+from portal.pagination import PageArgsSchema
+from portal.tickets import comments, service, state
+from portal.tickets.schemas import (ApproveSchema, AssignSchema, CommentCreateSchema,
+                                    CommentListSchema, CommentSchema, QuoteSchema,
+                                    StatusChangeSchema, TicketCreateSchema, TicketListArgsSchema,
+                                    TicketListSchema, TicketSchema, TimelineEntrySchema)
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/tickets",
                 description="Maintenance tickets and their workflow")
@@ -26,7 +28,7 @@ def create(body):
 @blp.arguments(TicketListArgsSchema, location="query")
 @blp.response(200, TicketListSchema)
 def list_(args):
-    """Visible tickets, newest first, filtered by status, property and priority."""
+    """Visible tickets, newest first, filtered by status, property, priority and lateness."""
     return service.list_tickets(caller(), **args)
 
 
@@ -80,6 +82,24 @@ def approve(_body, ticket_id):
 def timeline(ticket_id):
     """Every recorded change of the ticket, oldest first."""
     return service.timeline(caller(), ticket_id)
+
+
+@blp.route("/<ticket_id>/comments", methods=["POST"])
+@authenticated
+@blp.arguments(CommentCreateSchema)
+@blp.response(201, CommentSchema)
+def add_comment(body, ticket_id):
+    """Comment on the ticket; ``internal: true`` is a note the tenant never sees (not tenants)."""
+    return comments.add_comment(caller(), ticket_id, **body)
+
+
+@blp.route("/<ticket_id>/comments", methods=["GET"])
+@authenticated
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, CommentListSchema)
+def list_comments(args, ticket_id):
+    """The ticket's comments the caller may read, oldest first."""
+    return comments.list_comments(caller(), ticket_id, **args)
 
 
 @blp.cli.command("state-table")

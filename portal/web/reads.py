@@ -1,5 +1,6 @@
 """What each page (and each live region of one) shows: one call, composed from the areas' own
 services, so a page sees exactly what the API would show the same caller."""
+from portal.attachments import service as attachments
 from portal.auth import service as auth
 from portal.directory import service as directory
 from portal.errors import Forbidden, NotFound
@@ -7,12 +8,14 @@ from portal.finance import late_fees, rent
 from portal.finance import service as finance
 from portal.finance import statement as statements
 from portal.notifications import service as notifications
+from portal.tickets import comments
 from portal.tickets import service as tickets
 from portal.tickets import state
 from portal.tickets.describe import change_text, details_of
 from portal.web.actions import available
 
 PAGE_SIZE = 50
+MOST_SHOWN = 100  # comments on a ticket page, late tickets atop a board (the API pages on)
 
 
 def header(principal) -> dict:
@@ -29,10 +32,14 @@ def _property_names(principal) -> dict:
 
 
 def board(principal, status=None, cursor=None) -> dict:
-    """The visible tickets, newest first, optionally of one status."""
-    found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status)
-    return {"tickets": found["items"], "next_cursor": found["next_cursor"], "status": status,
-            "cursor": cursor,
+    """The visible tickets, optionally of one status: the overdue ones first (on the first
+    page), then the others newest first."""
+    late = [] if cursor else tickets.list_tickets(
+        principal, limit=MOST_SHOWN, status=status, overdue=True)["items"]
+    found = tickets.list_tickets(principal, limit=PAGE_SIZE, cursor=cursor, status=status,
+                                 overdue=False)
+    return {"tickets": late + found["items"], "next_cursor": found["next_cursor"],
+            "status": status, "cursor": cursor,
             "statuses": state.STATUSES, "properties": _property_names(principal)}
 
 
@@ -50,17 +57,31 @@ def ticket(principal, ticket_id: str) -> dict:
     entries = tickets.timeline(principal, ticket_id)
     details = [details_of(entry) for entry in entries]
     firms = directory.firm_names([found.contractor_id] + [d.get("contractorId") for d in details])
-    actors = auth.user_names(entry.actor_id for entry in entries)
     actions = available(principal.role, found.status)
     may_assign = any(action.call == state.ASSIGN for action in actions)
     return {
         "ticket": found, "actions": actions, "firm": firms.get(found.contractor_id),
         "property": _property_names(principal).get(found.property_id),
         "firms": directory.list_contractors(principal) if may_assign else [],
-        "timeline": [{"entry": entry, "actor": actors.get(entry.actor_id),
-                      "text": change_text(entry.event_type, detail, firms)}
-                     for entry, detail in zip(entries, details)],
+        "thread": _thread(principal, ticket_id, entries, details, firms),
+        "may_write_notes": principal.role != state.TENANT,
     }
+
+
+def _thread(principal, ticket_id, entries, details, firms) -> list:
+    """Timeline entries, the comments the caller may read and the attachments, in time order."""
+    said = comments.list_comments(principal, ticket_id, limit=MOST_SHOWN)["items"]
+    files = attachments.list_attachments(principal, ticket_id)["items"]
+    names = auth.user_names([e.actor_id for e in entries] + [c.author_id for c in said]
+                            + [f.uploaded_by for f in files])
+    items = [{"kind": "entry", "at": entry.created_at, "entry": entry,
+              "by": names.get(entry.actor_id), "text": change_text(entry.event_type, detail, firms)}
+             for entry, detail in zip(entries, details)]
+    items += [{"kind": "comment", "at": c.created_at, "comment": c, "by": names.get(c.author_id)}
+              for c in said]
+    items += [{"kind": "file", "at": f.created_at, "file": f, "by": names.get(f.uploaded_by)}
+              for f in files]
+    return sorted(items, key=lambda item: item["at"])
 
 
 def _tenancy_labels(principal) -> dict:

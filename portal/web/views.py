@@ -7,8 +7,9 @@ from portal.auth import service as auth
 from portal.auth.principal import caller
 from portal.auth.throttle import login_throttle
 from portal.auth.tokens import set_session_cookies
-from portal.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from portal.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from portal.finance import statement as statements
+from portal.routes import upload
 from portal.tickets.state import STATUSES
 from portal.web import reads, writes
 from portal.web.session import page, safe_next, signed_in
@@ -113,6 +114,27 @@ def ticket(ticket_id):
 @page
 def ticket_fragment(ticket_id):
     return render_template("_ticket.html", **reads.ticket(caller(), ticket_id), errors={})
+
+
+@blp.route("/tickets/<ticket_id>/comment", methods=["POST"])
+@page
+def comment_on_ticket(ticket_id):
+    try:
+        writes.comment(caller(), ticket_id, request.form)
+    except ValidationFailed as exc:
+        return _refused("ticket.html", exc, reads.ticket(caller(), ticket_id))
+    return _see_other("web.ticket", ticket_id=ticket_id, _anchor="thread")
+
+
+@blp.route("/tickets/<ticket_id>/photo", methods=["POST"])
+@upload
+@page
+def attach_to_ticket(ticket_id):
+    try:
+        writes.attach(caller(), ticket_id, request.files)
+    except (ValidationFailed, PayloadTooLarge) as exc:
+        return _refused("ticket.html", exc, reads.ticket(caller(), ticket_id))
+    return _see_other("web.ticket", ticket_id=ticket_id, _anchor="thread")
 
 
 @blp.route("/tickets/<ticket_id>/<action>", methods=["POST"])

@@ -1,5 +1,6 @@
 """What a page's form does: read the form through the API's schema, call the same service."""
 
+from portal.attachments import service as attachments
 from portal.auth import service as auth
 from portal.auth.schemas import LoginSchema
 from portal.auth.tokens import issue_tokens
@@ -9,10 +10,12 @@ from portal.finance import service as finance
 from portal.finance.schemas import (InvoiceCreateSchema, LateFeePolicyInputSchema,
                                     RentBillingInputSchema)
 from portal.notifications import service as notifications
+from portal.errors import ValidationFailed
+from portal.tickets import comments
 from portal.tickets import service as tickets
 from portal.tickets import state
-from portal.tickets.schemas import (AssignSchema, QuoteSchema, StatusChangeSchema,
-                                    TicketCreateSchema)
+from portal.tickets.schemas import (AssignSchema, CommentCreateSchema, QuoteSchema,
+                                    StatusChangeSchema, TicketCreateSchema)
 from portal.web.actions import action_named
 from portal.web.forms import load, values
 
@@ -49,6 +52,22 @@ def act_on_ticket(principal, ticket_id: str, name: str, form):
         return tickets.approve(principal, ticket_id)
     body = load(StatusChangeSchema(), {**values(form, ("note",)), "to": action.target})
     return tickets.change_status(principal, ticket_id, body["to"], body.get("note"))
+
+
+def comment(principal, ticket_id: str, form):
+    """Add the comment box's text to a visible ticket (an internal note when ticked)."""
+    body = load(CommentCreateSchema(), {**values(form, ("body",)),
+                                        "internal": form.get("internal") == "on"})
+    return comments.add_comment(principal, ticket_id, **body)
+
+
+def attach(principal, ticket_id: str, files):
+    """Attach the chosen photo (or PDF) to a visible ticket."""
+    chosen = files.get("file")
+    if chosen is None or not chosen.filename:
+        raise ValidationFailed(details={"file": ["Choose a photo first."]})
+    return attachments.add_attachment(principal, ticket_id, filename=chosen.filename,
+                                      stream=chosen.stream)
 
 
 LINE_FIELDS = ("description", "qty", "unitPrice", "taxRate")

@@ -35,7 +35,8 @@ def stack(app, demo, database_url, tmp_path_factory):
     """One running stack for the browser tests (starting it takes seconds on 2 cores), stopped
     when they are done: its worker and beat must not deliver the outbox of later tests."""
     with running_stack(tmp_path_factory.mktemp("browser-stack"), database_url,
-                       PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET) as running:
+                       PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                       UPLOAD_DIR=str(tmp_path_factory.mktemp("browser-uploads"))) as running:
         yield running
 
 

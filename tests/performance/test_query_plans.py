@@ -5,16 +5,19 @@ PostgreSQL for its plan with sequential scans priced out (``enable_seqscan = off
 ``Seq Scan`` that remains has no index that could serve it, and on a table that grows with use
 it would read every row (as the ticket list deep in its pages and the recipients lookup did).
 """
+import io
 import re
 
 import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
+from tests.attachments.conftest import png_bytes
 
 # Tables that grow with use; the directory tables (a landlord's properties) stay small.
 GROWING = {"tickets", "ticket_timeline", "notifications", "invoices", "invoice_lines",
-           "payments", "outbox_events", "users", "idempotency_keys", "webhook_deliveries"}
+           "payments", "outbox_events", "users", "idempotency_keys", "webhook_deliveries",
+           "ticket_comments", "ticket_attachments", "ticket_sla_breaches"}
 
 
 @pytest.fixture
@@ -40,6 +43,9 @@ def _drive(client, auth, demo):
     ticket = client.post("/api/tickets", json=body, headers=tenant).get_json()
     client.post(f"/api/tickets/{ticket['id']}/assign", json={"contractorId": demo["ctr"]},
                 headers=landlord)
+    photo = {"file": (io.BytesIO(png_bytes()), "p.png", "image/png")}
+    client.post(f"/api/tickets/{ticket['id']}/attachments", data=photo, headers=tenant,
+                content_type="multipart/form-data")
     for headers in (tenant, landlord, ctr, ops):
         page = client.get("/api/tickets?limit=1", headers=headers).get_json()
         if page["nextCursor"]:
@@ -47,6 +53,14 @@ def _drive(client, auth, demo):
         client.get("/api/tickets?status=OPEN&limit=5", headers=headers)
         client.get(f"/api/tickets/{ticket['id']}", headers=headers)
         client.get(f"/api/tickets/{ticket['id']}/timeline", headers=headers)
+        client.get("/api/tickets?overdue=true&limit=5", headers=headers)
+        client.post(f"/api/tickets/{ticket['id']}/comments", json={"body": "hi"},
+                    headers=headers)
+        page = client.get(f"/api/tickets/{ticket['id']}/comments?limit=1",
+                          headers=headers).get_json()
+        client.get(f"/api/tickets/{ticket['id']}/comments?limit=1&cursor={page['nextCursor']}",
+                   headers=headers)
+        client.get(f"/api/tickets/{ticket['id']}/attachments", headers=headers)
         client.get("/api/notifications?limit=5", headers=headers)
         client.get("/api/notifications/unread-count", headers=headers)
     invoice = {"tenancyId": demo["ten1"], "issueDate": "2026-01-01", "dueDate": "2026-01-15",
@@ -67,6 +81,7 @@ def _seq_scans(conn, statement, parameters):
 def test_hot_queries_use_an_index(app, client, auth, demo, statements, celery_worker):
     from portal.events import delivery
     from portal.events.models import OutboxEvent
+    from portal.tickets import sla
     _drive(client, auth, demo)
     with app.app_context():
         # The worker's side too: the delivery of an event (recipients, notifications) and
@@ -74,6 +89,7 @@ def test_hot_queries_use_an_index(app, client, auth, demo, statements, celery_wo
         event_id = db.session.execute(sa.select(OutboxEvent.id).limit(1)).scalar_one()
         delivery.deliver_event(event_id)
         delivery.pending_ids(0, 10)
+        sla.mark_breaches()
         db.session.rollback()
         raw = db.engine.raw_connection()
         try:

@@ -6,7 +6,8 @@ import pytest
 from tests.tickets.conftest import stored, ticket_body
 
 TICKET_KEYS = {"id", "landlordId", "tenantId", "propertyId", "contractorId", "title", "category",
-               "description", "priority", "status", "quote", "version", "createdAt", "updatedAt"}
+               "description", "priority", "status", "quote", "version", "dueAt", "overdue",
+               "createdAt", "updatedAt"}
 
 
 def test_tenant_files_a_ticket(client, auth, demo, app, events):
