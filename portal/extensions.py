@@ -1,7 +1,6 @@
 """Unbound extension singletons; each is bound to an app in create_app()."""
 import redis
 from flask import current_app
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -9,6 +8,7 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from portal.auth.verified_tokens import VerifyOnceJWTManager
 from portal.schemas import ErrorSchema
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -22,7 +22,7 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
-jwt = JWTManager()
+jwt = VerifyOnceJWTManager()
 
 
 class PortalApi(Api):
@@ -42,6 +42,16 @@ class PortalApi(Api):
 
 api = PortalApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def init_limiter(app):
+    """Bind the limiter; only the routes it decorates are limited (login), and each decorated
+    route checks its own limits when called. There are no default or application-wide limits,
+    so the before-request pass that walks every rule for every other request is not installed."""
+    limiter.init_app(app)
+    hooks = app.before_request_funcs.get(None, [])
+    hooks[:] = [hook for hook in hooks
+                if getattr(hook, "__func__", None) is not Limiter._check_request_limit]
 
 
 class RedisClient:

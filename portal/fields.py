@@ -6,6 +6,7 @@ from decimal import Decimal
 from marshmallow import fields
 
 from portal.money import money_json, places
+from portal.schemas import fast_format
 
 
 def iso(value):
@@ -23,6 +24,7 @@ def iso(value):
     raise TypeError(f"not a date: {value!r}")
 
 
+@fast_format(lambda value: iso(value))
 class Timestamp(fields.DateTime):
     """A stored naive-UTC datetime, written as ISO 8601 with ``Z`` (``2025-11-06T09:00:00Z``)."""
 
@@ -60,6 +62,7 @@ class ExactNumber(fields.Field):
         return number
 
 
+@fast_format(money_json)
 class Money(ExactNumber):
     """A money amount: a JSON number with at most 2 decimals, exact in and out."""
 
