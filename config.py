@@ -55,7 +55,10 @@ class BaseConfig:
     JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", False, bool)
     JWT_COOKIE_SAMESITE = "Lax"
     JWT_COOKIE_CSRF_PROTECT = True
-    JWT_ACCESS_COOKIE_PATH = "/api/"
+    # Pages and the API share one session: the access cookie covers the whole origin, and a
+    # page's form carries the double-submit token in a hidden field instead of the header.
+    JWT_CSRF_CHECK_FORM = True
+    JWT_ACCESS_COOKIE_PATH = "/"
     JWT_REFRESH_COOKIE_PATH = "/api/auth/"
 
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")

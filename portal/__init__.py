@@ -89,9 +89,12 @@ BLUEPRINTS = (
 
 
 def register_blueprints(app):
-    """Each area registers its blueprint with the API (which documents it in openapi.json)."""
+    """Each area registers its blueprint with the API (which documents it in openapi.json);
+    the pages are a plain blueprint beside them (HTML, not part of the API's document)."""
     for module_name in BLUEPRINTS:
         api.register_blueprint(importlib.import_module(module_name).blp)
+    from portal.web.views import blp as pages
+    app.register_blueprint(pages)
 
 
 def register_hooks(app):

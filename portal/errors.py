@@ -1,8 +1,9 @@
-"""The DomainError family and the one JSON error shape, registered once for the whole app."""
+"""The DomainError family and the one error handler: the JSON shape under /api/, an HTML page
+(rendered by the web area) everywhere else."""
 import logging
 
 import redis
-from flask import jsonify
+from flask import current_app, jsonify, make_response, request
 from flask_jwt_extended.exceptions import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -69,6 +70,20 @@ def error_response(status, code, message, details=None):
     return jsonify({"error": body}), status
 
 
+def is_page_request() -> bool:
+    """Whether this request is for a page (answered in HTML) rather than the API."""
+    return not request.path.startswith("/api/")
+
+
+def answer(status, code, message, details=None):
+    """The error as a response: an HTML page for pages (when the web area is installed), the
+    JSON shape for the API."""
+    render_page = current_app.extensions.get("page_errors")
+    if render_page is not None and is_page_request():
+        return make_response(render_page(status, code, message, details), status)
+    return make_response(*error_response(status, code, message, details))
+
+
 # Codes for the plain HTTP errors werkzeug raises (routing, size limit, method).
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -102,18 +117,18 @@ def _http_error(exc: HTTPException):
         message = "No such resource."
     else:
         message = exc.description or exc.name
-    response = error_response(status, code, message, details)
+    response = answer(status, code, message, details)
     if status == 405 and getattr(exc, "valid_methods", None):
-        response[0].headers["Allow"] = ", ".join(exc.valid_methods)
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 
 
 def register_errorhandlers(app):
-    """Turn every error (domain, HTTP, JWT, backing service, unexpected) into the JSON shape."""
+    """Turn every error (domain, HTTP, JWT, backing service, unexpected) into one answer."""
 
     @app.errorhandler(DomainError)
     def _domain(exc):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return answer(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
     def _http(exc):
@@ -121,30 +136,32 @@ def register_errorhandlers(app):
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
-        return error_response(401, "csrf_failed",
-                              "Cookie-authenticated writes need the X-CSRF-TOKEN header.")
+        if is_page_request():  # signed in, but the form did not carry this session's token
+            return answer(403, "csrf_failed", "This form is out of date: reload the page and "
+                                              "try again. Nothing was changed.")
+        return answer(401, "csrf_failed",
+                      "Cookie-authenticated writes need the X-CSRF-TOKEN header.")
 
     @app.errorhandler(redis.exceptions.RedisError)
     def _redis(exc):
         log.warning("redis unavailable: %s", exc)
-        return error_response(503, "service_unavailable", "The cache is unavailable; retry later.")
+        return answer(503, "service_unavailable", "The cache is unavailable; retry later.")
 
     @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
     def _database(exc):
         log.warning("database unavailable: %s", exc)
-        return error_response(503, "service_unavailable",
-                              "The database is unavailable; retry later.")
+        return answer(503, "service_unavailable", "The database is unavailable; retry later.")
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc):
         # A uniqueness race the service did not foresee: the transaction rolled back, so the
         # honest answer is a conflict the client can retry, not a 500.
         log.warning("integrity conflict: %s", exc.orig)
-        return error_response(409, "conflict", "The request conflicts with a concurrent change; "
-                                               "reload and retry.")
+        return answer(409, "conflict", "The request conflicts with a concurrent change; "
+                                       "reload and retry.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc):
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return answer(500, "internal_error", "Something went wrong on our side.")

@@ -34,5 +34,5 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "portal on http://127.0.0.1:$PORT/api (Ctrl-C stops everything)"
+echo "portal on http://127.0.0.1:$PORT (pages; the API under /api; Ctrl-C stops everything)"
 PATH="$PWD/$BIN:$PATH" "$BIN/honcho" start -f Procfile

@@ -72,6 +72,11 @@ def current_principal(skip_revocation_check: bool = False) -> Principal:
     return principal
 
 
+def verified_principal() -> Optional[Principal]:
+    """The caller this request has already verified, or None (never checks a token itself)."""
+    return request.environ.get(_KEY)
+
+
 def optional_principal() -> Optional[Principal]:
     """The caller when the request carries a token (verified as above), else None."""
     principal = request.environ.get(_KEY)

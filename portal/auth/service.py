@@ -37,6 +37,14 @@ def get_user(principal) -> User:
     return user
 
 
+def user_names(user_ids) -> dict:
+    """{user id: name} for these users (who did what, on a timeline the caller may see)."""
+    ids = sorted({user_id for user_id in user_ids if user_id})
+    if not ids:
+        return {}
+    return dict(db.session.execute(db.select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
 def logout(principal) -> None:
     """Revoke the caller's session: its access and refresh tokens, and its open streams."""
     revocations.revoke(principal.session_id)

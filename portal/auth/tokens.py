@@ -3,7 +3,8 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import (create_access_token, create_refresh_token, set_access_cookies,
+                                set_refresh_cookies)
 
 from portal.errors import TokenRevoked, error_response
 from portal.extensions import jwt, redis_client
@@ -24,6 +25,13 @@ def issue_tokens(user, session_id=None) -> dict:
         "refresh_token": create_refresh_token(identity=user.id, additional_claims=claims),
         "sessionId": session_id,
     }
+
+
+def set_session_cookies(response, tokens: dict):
+    """Set the login's HttpOnly cookies (and their readable CSRF twins) on ``response``."""
+    set_access_cookies(response, tokens["access_token"])
+    set_refresh_cookies(response, tokens["refresh_token"])
+    return response
 
 
 def revoked_key(session_id):

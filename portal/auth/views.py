@@ -1,46 +1,31 @@
 """Auth endpoints: login, refresh, logout, me."""
-from flask import current_app, jsonify, request
-from flask_jwt_extended import (create_access_token, decode_token, get_jwt,
-                                set_access_cookies, set_refresh_cookies, unset_jwt_cookies,
-                                verify_jwt_in_request)
+from flask import jsonify
+from flask_jwt_extended import (create_access_token, decode_token, get_jwt, set_access_cookies,
+                                unset_jwt_cookies, verify_jwt_in_request)
 from flask_smorest import Blueprint
 
 from portal.auth import service
 from portal.auth.principal import Principal, authenticated, caller
 from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, RefreshSchema,
                                  TokenSchema, UserSchema)
-from portal.auth.tokens import issue_tokens, user_claims
+from portal.auth.throttle import login_throttle
+from portal.auth.tokens import issue_tokens, set_session_cookies, user_claims
 from portal.errors import Unauthorized
-from portal.extensions import limiter
 from portal.routes import no_idempotency
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_key():
-    # Per address and account: one attacker cannot lock every user out, nor try one user fast.
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) and isinstance(body.get("email"), str) else ""
-    return f"{request.remote_addr}|{email.strip().lower()}"
-
-
 @blp.route("/login", methods=["POST"])
 @no_idempotency
-@limiter.limit(_login_limit, key_func=_login_key)
+@login_throttle
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 def login(body):
     """Exchange email and password for tokens (also set as HttpOnly cookies for browsers)."""
     user = service.authenticate(body["email"], body["password"])
     tokens = issue_tokens(user)
-    response = jsonify(TokenSchema().dump({**tokens, "user": user}))
-    set_access_cookies(response, tokens["access_token"])
-    set_refresh_cookies(response, tokens["refresh_token"])
-    return response
+    return set_session_cookies(jsonify(TokenSchema().dump({**tokens, "user": user})), tokens)
 
 
 @blp.route("/refresh", methods=["POST"])

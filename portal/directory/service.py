@@ -62,3 +62,12 @@ def list_contractors(principal):
         return db.session.execute(
             query.where(ContractorFirm.id == principal.contractor_id)).scalars().all()
     raise Forbidden("Tenants cannot list contractor firms.")
+
+
+def firm_names(firm_ids) -> dict:
+    """{firm id: name} for these contractor firms (a ticket's parties may all see its firm)."""
+    ids = sorted({firm_id for firm_id in firm_ids if firm_id})
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        db.select(ContractorFirm.id, ContractorFirm.name).where(ContractorFirm.id.in_(ids))).all())

@@ -7,27 +7,8 @@ from portal.database import atomic, insert_for, new_id, utcnow
 from portal.errors import ValidationFailed
 from portal.extensions import db
 from portal.notifications.models import Notification
+from portal.notifications.texts import describe
 from portal.pagination import paginate
-
-# A short text per event type for the recipient's inbox (never sent on the event stream).
-TEXTS = {
-    "ticket.created": ("New maintenance ticket", "A new maintenance ticket was raised."),
-    "ticket.assigned": ("Ticket assigned", "A contractor was assigned to a ticket."),
-    "ticket.status_changed": ("Ticket updated", "A ticket's status changed."),
-    "ticket.completed": ("Ticket completed", "A ticket was marked as completed."),
-    "ticket.quote_submitted": ("Quote submitted", "A contractor submitted a quote."),
-    "ticket.approved": ("Quote approved", "A quote was approved; work can start."),
-    "invoice.created": ("New invoice", "A new invoice was issued."),
-    "invoice.voided": ("Invoice voided", "An invoice was voided."),
-    "invoice.paid": ("Invoice paid", "An invoice was paid in full."),
-    "invoice.partially_paid": ("Payment received", "A part payment was received on an invoice."),
-    "invoice.overdue": ("Invoice overdue", "An invoice is past its due date."),
-}
-
-
-def text_for(event_type: str):
-    """(title, body) for an event type; a generic text for types without their own."""
-    return TEXTS.get(event_type, ("Update", "Something changed: " + event_type.replace("_", " ")))
 
 
 def _insert_ignoring_duplicates(rows):
@@ -39,7 +20,7 @@ def _insert_ignoring_duplicates(rows):
 
 def create_for_event(event, user_ids) -> list:
     """Add the event's notifications for these users (no commit); return all of the event's."""
-    title, body = text_for(event.type)
+    title, body = describe(event)
     resources = json.loads(event.resources) if event.resources else []
     resource = resources[0] if resources else {}
     now = utcnow()

@@ -1,0 +1,76 @@
+"""What a notification says: what happened to what ("Leaking faucet in kitchen: quote submitted
+(150.00)"), written when the worker delivers the event. Only the recipient's inbox holds this
+text; the event stream carries ids, types and versions only."""
+import json
+
+import sqlalchemy as sa
+
+from portal.auth.service import user_names
+from portal.directory.models import Property, Tenancy
+from portal.directory.service import firm_names
+from portal.extensions import db
+from portal.finance.models import Invoice
+from portal.tickets.describe import change_text, details_of
+from portal.tickets.models import Ticket, TimelineEntry
+
+GENERIC = ("Update", "Something changed.")
+
+INVOICE_CHANGES = {
+    "invoice.created": lambda inv: f"issued ({_money(inv.amount, inv)}, due {_day(inv.due_date)})",
+    "invoice.paid": lambda inv: f"paid in full ({_money(inv.amount, inv)})",
+    "invoice.partially_paid": lambda inv: (f"payment received ({_money(inv.amount_paid, inv)} "
+                                           f"of {_money(inv.amount, inv)})"),
+    "invoice.overdue": lambda inv: f"overdue (was due {_day(inv.due_date)})",
+    "invoice.voided": lambda inv: "voided",
+    "invoice.refunded": lambda inv: f"refund recorded (paid now {_money(inv.amount_paid, inv)})",
+    "invoice.late_fee_added": lambda inv: f"late fee added (now {_money(inv.amount, inv)})",
+}
+
+
+def _money(amount, invoice) -> str:
+    return f"{amount:,.2f} {invoice.currency}"
+
+
+def _day(value) -> str:
+    return value.strftime("%d %b %Y")
+
+
+def _property_name(property_id) -> str:
+    prop = db.session.get(Property, property_id) if property_id else None
+    return prop.name if prop is not None else ""
+
+
+def _ticket_text(event, ticket_id):
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    entry = db.session.execute(sa.select(TimelineEntry).where(
+        TimelineEntry.ticket_id == ticket.id,
+        TimelineEntry.ticket_version == event.version)).scalar_one_or_none()
+    if entry is None:
+        return None
+    details = details_of(entry)
+    change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
+    by = user_names([event.actor_id]).get(event.actor_id)
+    body = _property_name(ticket.property_id) + (f" · by {by}" if by else "")
+    return f"{ticket.title}: {change}", body
+
+
+def _invoice_text(event, invoice_id):
+    invoice = db.session.get(Invoice, invoice_id)
+    change = INVOICE_CHANGES.get(event.type)
+    if invoice is None or change is None:
+        return None
+    tenancy = db.session.get(Tenancy, invoice.tenancy_id)
+    body = _property_name(tenancy.property_id if tenancy else None)
+    return f"Invoice {invoice.number}: {change(invoice)}", body
+
+
+def describe(event) -> tuple:
+    """(title, body) of the notifications for one outbox event."""
+    resources = json.loads(event.resources) if event.resources else []
+    resource = resources[0] if resources else {}
+    describers = {"ticket": _ticket_text, "invoice": _invoice_text}
+    describer = describers.get(resource.get("type"))
+    text = describer(event, resource.get("id")) if describer else None
+    return text or GENERIC
