@@ -23,7 +23,7 @@ import psycopg
 
 from bench import profile
 from bench.dataset import libpq_url
-from bench.proc import children, raise_fd_limit
+from bench.proc import children, raise_fd_limit, total_cpu
 from bench.servers import ROOT, base_env, start_celery, start_gunicorn, start_redis, warm_up
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -73,8 +73,11 @@ class Bench:
         raise_fd_limit()
         redis, redis_url = start_redis(self.workdir)
         self.managed.append(redis)
+        # Both servers (and the worker) get the same pool size; PostgreSQL's max_connections
+        # (100 by default) is shared by everything on the machine.
         env = base_env(self.workdir, redis_url, DATABASE_URL=self.url,
-                       LOGIN_RATE_LIMIT="10 per minute", **dict(self.args.env))
+                       LOGIN_RATE_LIMIT="10 per minute", DB_POOL_SIZE=self.args.db_pool,
+                       **dict(self.args.env))
         self.managed.append(start_celery(env, self.workdir))
         config = os.path.join(ROOT, "gunicorn.conf.py")
         self.ports = {}
@@ -143,6 +146,8 @@ class Bench:
         port = self.ports[target]
         load = load_average()
         before = self.sessions()
+        workers = children(self.servers[target].pid)
+        cpu_before = total_cpu(workers)
         duration = duration or self.args.duration
         sampling = None
         if self.args.profile and self.args.profile in path and target == "portal":
@@ -153,6 +158,7 @@ class Bench:
                                "-d", f"{duration}s", "--timeout", "10s", "-s", script,
                                f"http://127.0.0.1:{port}{path}"],
                               capture_output=True, text=True, timeout=duration + 60)
+        cpu = total_cpu(workers) - cpu_before
         opened = self.sessions() - before - 1  # our own sessions() query's connection is kept
         found = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", done.stdout, re.M)
         if not found:
@@ -160,7 +166,8 @@ class Bench:
         requests, non2xx, sock_errors, p50, p99, duration_us = map(int, found.groups())
         row = {"target": target, "rps": requests / (duration_us / 1e6), "requests": requests,
                "non2xx": non2xx, "socket_errors": sock_errors, "p50_ms": p50 / 1000,
-               "p99_ms": p99 / 1000, "new_backends": max(opened, 0), "load": load}
+               "p99_ms": p99 / 1000,
+               "cpu_us": 1e6 * cpu / max(requests, 1), "new_backends": max(opened, 0), "load": load}
         if sampling:
             row["profile"] = profile.summarize(sampling)
         return row
@@ -213,7 +220,7 @@ class Bench:
                     row.update(self.delivered_since(since))
                 results.append(row)
                 print(f"  {name:<40} {target:<9} {row['rps']:8.0f} req/s  p50 {row['p50_ms']:7.1f}"
-                      f"  p99 {row['p99_ms']:7.1f} ms  non2xx {row['non2xx']}"
+                      f"  p99 {row['p99_ms']:7.1f} ms  cpu/req {row['cpu_us']:6.0f} µs  non2xx {row['non2xx']}"
                       f"  new backends {row['new_backends']}  load {row['load']}"
                       + (f"  delivered {row['delivered']}/{row['outbox']}"
                          f" (+{row['drain_s']:.1f} s)" if "outbox" in row else ""), flush=True)
@@ -234,8 +241,8 @@ def table(results) -> str:
     for row in results:
         by.setdefault(row["endpoint"], {})[row["target"]] = row
     lines = ["| endpoint | conns | portal req/s | baseline req/s | ratio | portal p50 | portal p99"
-             " | baseline p99 | new backends (portal/baseline) | load avg |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--|"]
+             " | baseline p99 | CPU/req portal / baseline | new backends (portal/baseline) | load avg |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--|"]
     for endpoint, rows in by.items():
         portal, base = rows.get("portal"), rows.get("baseline")
         ratio = f"{portal['rps'] / base['rps']:.2f}" if portal and base else "–"
@@ -248,6 +255,7 @@ def table(results) -> str:
             f"| `{endpoint}`{extra} | {portal['connections']} | {portal['rps']:,.0f} | – | ")
         lines[-1] += (f"{ratio} | {portal['p50_ms']:.1f} ms | {portal['p99_ms']:.1f} ms | "
                       f"{(str(round(base['p99_ms'], 1)) + ' ms') if base else '–'} | "
+                      f"{portal['cpu_us']:,.0f} / {(format(base['cpu_us'], ',.0f') + ' µs') if base else '– µs'} | "
                       f"{portal['new_backends']}/{base['new_backends'] if base else '–'} | "
                       f"{portal['load']} |")
     return "\n".join(lines)
@@ -260,6 +268,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db-pool", type=int, default=8,
+                        help="DB_POOL_SIZE of every process (portal, baseline, worker)")
     parser.add_argument("--deep", type=int, default=10_000, help="rows before the deep page")
     parser.add_argument("--only", action="append", help="endpoints whose name contains this")
     parser.add_argument("--profile", help="py-spy the portal while a path containing this runs")
