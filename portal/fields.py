@@ -32,6 +32,7 @@ class Timestamp(fields.DateTime):
         return iso(value)
 
 
+@fast_format(float)
 class ExactNumber(fields.Field):
     """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
     and written as a JSON number."""

@@ -63,8 +63,17 @@ def _plain_number(field):
     return None if field.as_string else int
 
 
+def _iso_date(field):
+    return None if field.format not in (None, "iso") else _date_isoformat
+
+
+def _date_isoformat(value):
+    return value.isoformat()
+
+
 _PLAIN = {fields.String: lambda field: utils.ensure_text_type,
-          fields.Integer: _plain_number}
+          fields.Integer: _plain_number,
+          fields.Date: _iso_date}
 
 
 def _plan_field(name, field):
