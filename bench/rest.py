@@ -172,7 +172,7 @@ class Bench:
             row["profile"] = profile.summarize(sampling)
         return row
 
-    def delivered_since(self, since, wait_s=30.0) -> dict:
+    def delivered_since(self, since, wait_s=20.0) -> dict:
         """Outbox rows written since ``since``: how many, and how many the worker delivered."""
         t0 = time.monotonic()
         while True:
@@ -265,7 +265,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
                         help="the loaded database (default: $BENCH_DATABASE_URL)")
-    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db-pool", type=int, default=8,
