@@ -38,8 +38,8 @@ class Hub:
     """Reads the stream with one connection; dispatches to local subscribers by audience."""
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
-                 max_streams=None, busy_retry_s=5, block_ms=5000, batch=500, freeze_gc=True, command_connections=50,
-                 refreeze_s=5.0, sweep_s=300.0, read=True):
+                 max_streams=None, busy_retry_s=5, block_ms=5000, batch=500, freeze_gc=True,
+                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
