@@ -45,6 +45,8 @@ class BaseConfig:
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")
     REDIS_MAX_CONNECTIONS = _env("REDIS_MAX_CONNECTIONS", 64, int)
+    # The web server listens on loopback unless told otherwise (HOST=0.0.0.0 behind a proxy).
+    HOST = _env("HOST", "127.0.0.1")
     PORT = _env("PORT", 4000, int)
     MAX_CONTENT_LENGTH = _env("MAX_CONTENT_LENGTH", 1024 * 1024, int)
 
@@ -111,6 +113,8 @@ class BaseConfig:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 4,
         "broker_connection_retry_on_startup": True,
+        # kombu's Redis transport, fixed to survive Redis going away (portal/broker.py).
+        "broker_transport": "portal.broker:Transport",
         "broker_transport_options": {"socket_connect_timeout": 2, "socket_timeout": 10},
         # A publish must not hang a request when the broker is down: fail fast, the relay retries.
         "task_publish_retry": False,
@@ -131,6 +135,11 @@ class BaseConfig:
                                                  "schedule": WEBHOOK_REQUEUE_S},
         },
     }
+
+    # A consuming worker refreshes its heartbeat this often; /api/health reports it down when none
+    # was written for WORKER_HEARTBEAT_TTL_S.
+    WORKER_HEARTBEAT_S = _env("WORKER_HEARTBEAT_S", 5.0, float)
+    WORKER_HEARTBEAT_TTL_S = _env("WORKER_HEARTBEAT_TTL_S", 20.0, float)
 
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)
@@ -168,6 +177,7 @@ class ProductionConfig(BaseConfig):
     """Production: real secrets required, unsigned webhooks never accepted."""
 
     PORTAL_ENV = "production"
+    # Forced: the environment variable is ignored here, and the webhook checks PORTAL_ENV too.
     WEBHOOK_ALLOW_UNSIGNED = False
     JWT_COOKIE_SECURE = _env("JWT_COOKIE_SECURE", True, bool)
 

@@ -6,7 +6,7 @@ from config import get_config
 
 _config = get_config()
 
-bind = f"0.0.0.0:{_config.PORT}"
+bind = f"{_config.HOST}:{_config.PORT}"
 worker_class = "gevent"
 workers = _config.GUNICORN_WORKERS
 # The gevent worker accepts at most this many clients per process; SSE streams count.

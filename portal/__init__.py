@@ -38,7 +38,10 @@ def _derive_config(app):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
             "pool_size": app.config["DB_POOL_SIZE"], "max_overflow": 0,
-            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600})
+            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600,
+            # A pooled connection whose backend went away (failover, terminated) is replaced
+            # at checkout instead of failing the request that drew it.
+            "pool_pre_ping": True})
 
 
 def register_extensions(app):

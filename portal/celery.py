@@ -2,6 +2,8 @@
 from celery import Celery, Task
 from flask import has_app_context
 
+from portal.health.heartbeat import heartbeat_step
+
 
 def celery_init_app(app) -> Celery:
     """Create the Celery app bound to this Flask app (settings: ``CELERY`` in config.py) and
@@ -23,6 +25,7 @@ def celery_init_app(app) -> Celery:
         "broker_url": config.get("CELERY_BROKER_URL") or config["REDIS_URL"],
         "result_backend": config.get("CELERY_RESULT_BACKEND") or config["REDIS_URL"],
     })
+    celery.steps["consumer"].add(heartbeat_step(app))  # read by /api/health
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

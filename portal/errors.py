@@ -5,7 +5,8 @@ import logging
 import redis
 from flask import current_app, jsonify, make_response, request
 from flask_jwt_extended.exceptions import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError,
+                            PendingRollbackError, TimeoutError as PoolTimeout)
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,13 @@ def register_errorhandlers(app):
 
     @app.errorhandler(PoolTimeout)  # every pooled connection busy for DB_POOL_TIMEOUT_S
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PendingRollbackError)
     def _database(exc):
+        # The connection was lost (a failover, terminated backends, the server down): nothing
+        # this request did was committed unless its answer says so, and a retry is safe.
         log.warning("database unavailable: %s", exc)
-        return answer(503, "service_unavailable", "The database is unavailable; retry later.")
+        return answer(503, "database_unavailable", "The database is unavailable; retry later.")
 
     @app.errorhandler(IntegrityError)
     def _integrity(exc):

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Start web, worker and beat (honcho + Procfile) and, when none answers at REDIS_URL, a local
-# redis-server that is stopped again on exit. Called by `make run` after migrate + seed.
+# Start web, worker and beat (the Procfile's lines, under supervisord, which restarts any that
+# dies) and, when none answers at REDIS_URL, a local redis-server that is stopped again on exit.
+# Called by `make run` after migrate + seed. RUN_DIR (default var/) holds supervisord's files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${VENV:-.venv}/bin
+BIN=$(cd "${VENV:-.venv}/bin" && pwd)
 export PORT=${PORT:-4000}
+# Loopback only unless HOST says otherwise: development accepts unsigned payment webhooks.
+export HOST=${HOST:-127.0.0.1}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
-mkdir -p var
+export RUN_DIR=${RUN_DIR:-$PWD/var}
+mkdir -p var "$RUN_DIR"
 
 # Each SSE client holds a socket: raise the soft open-file limit as far as the hard limit allows.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -29,10 +33,20 @@ then
     redis_pid=$(cat var/redis.pid)
 fi
 
+supervisor_pid=""
 cleanup() {
+    if [ -n "$supervisor_pid" ]; then
+        kill -TERM "$supervisor_pid" 2>/dev/null || true
+        wait "$supervisor_pid" 2>/dev/null || true
+    fi
     if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 0' INT TERM
 
-echo "portal on http://127.0.0.1:$PORT (pages; the API under /api; Ctrl-C stops everything)"
-PATH="$PWD/$BIN:$PATH" "$BIN/honcho" start -f Procfile
+"$BIN/python" scripts/supervisor_conf.py Procfile "$RUN_DIR" > "$RUN_DIR/supervisord.conf"
+echo "portal on http://$HOST:$PORT (pages; the API under /api; a process that dies is restarted;"
+echo "Ctrl-C stops everything). Status: $BIN/supervisorctl -c $RUN_DIR/supervisord.conf status"
+PATH="$BIN:$PATH" "$BIN/supervisord" -c "$RUN_DIR/supervisord.conf" &
+supervisor_pid=$!
+wait "$supervisor_pid"

@@ -8,7 +8,7 @@ import redis
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.database import atomic, utcnow
+from portal.database import atomic, read_only, utcnow
 from portal.events import redis_stream
 from portal.events.models import OutboxEvent
 from portal.events.outbox import envelope
@@ -24,6 +24,34 @@ def add_contributor(app, contribute) -> None:
 
 
 def deliver_event(event_id: str):
+    """Deliver the event, after any earlier version of its resource still undelivered; return
+    its entry id.
+
+    Deliveries run in parallel (each writes its own notifications), but a resource's events
+    reach the stream in version order: an earlier version committed before this one, so it is
+    in the outbox by now, and it is delivered here first (its delivery may run elsewhere at the
+    same time; the stream's publish-once marker lets exactly one XADD it, and returns only once it
+    is in the stream). So the live stream and every replay hold a ticket's events as committed.
+    """
+    for earlier_id in _undelivered_before(event_id):
+        _deliver_one(earlier_id)
+    return _deliver_one(event_id)
+
+
+def _undelivered_before(event_id: str) -> list:
+    """Ids of the undelivered events of this event's resource with a lower version, in order."""
+    with read_only():
+        event = db.session.get(OutboxEvent, event_id)
+        if event is None or event.resource_key is None or event.delivered_at is not None:
+            return []
+        return list(db.session.execute(
+            sa.select(OutboxEvent.id).where(
+                OutboxEvent.resource_key == event.resource_key,
+                OutboxEvent.version < event.version, OutboxEvent.delivered_at.is_(None))
+            .order_by(OutboxEvent.version, OutboxEvent.created_at)).scalars())
+
+
+def _deliver_one(event_id: str):
     """Write the event's notifications, publish it once, mark it delivered; return its entry id."""
     with atomic():
         event = db.session.get(OutboxEvent, event_id)

@@ -13,6 +13,9 @@ from portal.tasks import DELIVER_EVENT
 log = logging.getLogger(__name__)
 
 _PENDING = "portal.outbox_pending"
+# Set on a session whose commits only release savepoints of an outer transaction (an idempotent
+# request): what they committed is enqueued when the outer transaction commits (``release``).
+_HELD = "portal.outbox_held"
 
 
 def send_best_effort(task: str, *args) -> bool:
@@ -41,9 +44,22 @@ def mark_pending(session, event_id: str) -> None:
     session.info.setdefault(_PENDING, []).append(event_id)
 
 
+def hold(session) -> None:
+    """Keep the deliveries ``session`` commits until ``release``: its commits are not final."""
+    session.info[_HELD] = []
+
+
+def release(session) -> None:
+    """Enqueue what ``session`` committed while held, now that it is durable."""
+    enqueue_delivery(*session.info.pop(_HELD, ()))
+
+
 def _after_commit(session):
     event_ids = session.info.pop(_PENDING, None)
-    if event_ids and has_app_context():
+    held = session.info.get(_HELD)
+    if event_ids and held is not None:
+        held.extend(event_ids)
+    elif event_ids and has_app_context():
         enqueue_delivery(*event_ids)
 
 

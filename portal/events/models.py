@@ -19,6 +19,8 @@ class OutboxEvent(db.Model):
     resources = sa.Column(sa.Text, nullable=False)
     audience = sa.Column(sa.Text, nullable=False)
     version = sa.Column(sa.Integer, nullable=True)
+    # "<type>:<id>" of the first resource of a versioned event: its events go out in version order.
+    resource_key = sa.Column(sa.String(100), nullable=True)
     occurred_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     delivered_at = sa.Column(sa.DateTime, nullable=True)
@@ -26,4 +28,5 @@ class OutboxEvent(db.Model):
     # The Redis stream entry id once published (the SSE ``id:``).
     stream_id = sa.Column(sa.String(40), nullable=True)
 
-    __table_args__ = (sa.Index("ix_outbox_events_pending", "delivered_at", "created_at"),)
+    __table_args__ = (sa.Index("ix_outbox_events_pending", "delivered_at", "created_at"),
+                      sa.Index("ix_outbox_events_resource", "resource_key", "version"))

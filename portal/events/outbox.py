@@ -8,6 +8,13 @@ from portal.extensions import db
 from portal.fields import iso
 
 
+def resource_key(resources, version):
+    """What a versioned event orders against: ``"<type>:<id>"`` of its first resource."""
+    if version is None or not resources:
+        return None
+    return f"{resources[0]['type']}:{resources[0]['id']}"
+
+
 def record_event(event_type, principal, *, landlord_id, tenant_id, resources, audience,
                  version=None) -> OutboxEvent:
     """Add an outbox row to the current session; its commit makes it durable and enqueues its
@@ -18,7 +25,7 @@ def record_event(event_type, principal, *, landlord_id, tenant_id, resources, au
         actor_role=principal.role if principal else "SYSTEM",
         landlord_id=landlord_id, tenant_id=tenant_id,
         resources=json.dumps(resources), audience=json.dumps(sorted(set(audience))),
-        version=version, occurred_at=utcnow())
+        version=version, resource_key=resource_key(resources, version), occurred_at=utcnow())
     db.session.add(row)
     mark_pending(db.session(), row.id)
     return row

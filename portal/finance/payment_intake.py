@@ -20,9 +20,12 @@ from portal.http import require_json_object
 
 
 def verify_signature(raw: bytes, header) -> None:
-    """401 unless the body is validly signed (or unsigned calls are allowed and it has none)."""
+    """401 unless the body is validly signed (or unsigned calls are allowed and it has none).
+
+    Production never accepts an unsigned call, whatever WEBHOOK_ALLOW_UNSIGNED says."""
     config = current_app.config
-    if not header and config.get("WEBHOOK_ALLOW_UNSIGNED"):
+    unsigned_ok = config.get("WEBHOOK_ALLOW_UNSIGNED") and config["PORTAL_ENV"] != "production"
+    if not header and unsigned_ok:
         return
     try:
         signature.verify(raw, header, signature.parse_secrets(config["PAYMENT_WEBHOOK_SECRET"]),

@@ -1,1 +1,1 @@
-"""Health check of the database and Redis."""
+"""Health check of the database, Redis and the Celery worker (its heartbeat)."""

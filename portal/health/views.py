@@ -1,4 +1,4 @@
-"""GET /api/health: 200 when the database and Redis answer, 503 otherwise."""
+"""GET /api/health: 200 when the database and Redis answer and a worker consumes, else 503."""
 from flask import jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -12,6 +12,7 @@ class HealthSchema(Schema):
     status = fields.String()
     db = fields.String()
     redis = fields.String()
+    worker = fields.String()
 
 
 @blp.route("/health", methods=["GET"])

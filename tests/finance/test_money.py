@@ -70,6 +70,9 @@ def test_signature_round_trip_and_header_shape():
     t, v1 = header.split(",")
     assert t == "t=1700000000" and v1.startswith("v1=") and len(v1) == 3 + 64
     assert signature.verify(BODY, header, ["s1"], 300, now=1_700_000_100) == 1_700_000_000
+    # The tolerance's edges are inside: 300 s either way is accepted, 301 s (below) is not.
+    for now in (1_700_000_300, 1_699_999_700):
+        assert signature.verify(BODY, header, ["s1"], 300, now=now) == 1_700_000_000
 
 
 @pytest.mark.parametrize("header, secrets, now, code", [

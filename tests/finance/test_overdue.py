@@ -1,6 +1,7 @@
 """The overdue beat task, run by a real worker, and its events."""
 from datetime import timedelta
 
+from portal import tasks
 from portal.database import utcnow
 from portal.finance import service
 from tests.helpers import wait_until
@@ -8,13 +9,18 @@ from tests.finance.conftest import (INVOICES, invoice_row, make_invoice, outbox,
                                     post_webhook)
 
 
+# One day for the whole module: a run that crosses midnight UTC must not move "today" between
+# the invoices' dates and the task's own clock.
+TODAY = utcnow().date()
+
+
 def _days(n) -> str:
-    return (utcnow().date() + timedelta(days=n)).isoformat()
+    return (TODAY + timedelta(days=n)).isoformat()
 
 
 def _run_overdue(app):
-    """Send the beat's task to the worker, as the beat does."""
-    app.extensions["celery"].send_task("invoices.mark_overdue")
+    """Send the beat's task to the worker, as the beat does, for the day the dates were made on."""
+    app.extensions["celery"].send_task(tasks.MARK_OVERDUE, args=[TODAY.isoformat()])
 
 
 def test_past_due_invoices_become_overdue_once(client, auth, app, demo, celery_worker):

@@ -31,8 +31,11 @@ def test_wrong_secret_is_401(client, app, invoice):
              "invalid_signature")
 
 
-@pytest.mark.parametrize("skew", [-301, 301])
-def test_stale_or_future_timestamp_is_401(client, app, invoice, skew):
+@pytest.mark.parametrize("direction", [-1, 1])
+def test_stale_or_future_timestamp_is_401(client, app, invoice, direction):
+    # A minute beyond the tolerance, so the seconds the request takes cannot bring it back inside
+    # (the exact edge, 300 s in and 301 s out, is pinned with a fixed clock in test_money.py).
+    skew = direction * (app.config["WEBHOOK_TOLERANCE_S"] + 60)
     body = payment_body(invoice["id"])
     _refused(app, post_webhook(client, body, timestamp=int(time.time()) + skew), "stale_signature")
 
@@ -59,6 +62,16 @@ def test_unsigned_calls_need_the_development_setting(client, app, invoice, monke
     # A signature that is present must still be right.
     _bad = post_webhook(client, payment_body(invoice["id"]), secret="whsec_wrong")
     assert _bad.status_code == 401 and count(app, WebhookDelivery) == 1
+
+
+def test_production_refuses_unsigned_calls_even_when_the_setting_says_yes(client, app, invoice,
+                                                                         monkeypatch):
+    # The config class already forces the setting off; an app configured by hand (overrides,
+    # a settings file) must not get around it either.
+    monkeypatch.setitem(app.config, "PORTAL_ENV", "production")
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_UNSIGNED", True)
+    _refused(app, post_webhook(client, payment_body(invoice["id"]), sign=False),
+             "missing_signature")
 
 
 def test_secret_rotation_accepts_old_and_new(client, app, invoice, monkeypatch, celery_worker):

@@ -52,3 +52,18 @@ def test_production_never_accepts_unsigned_webhooks(unsigned):
 
 def test_unknown_environment_is_refused():
     assert _run({"PORTAL_ENV": "staging"}).returncode != 0
+
+
+def _gunicorn_bind(env_overrides):
+    code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])"
+    result = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin",
+                                                              **env_overrides},
+                            capture_output=True, text=True,
+                            cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_web_server_listens_on_loopback_unless_host_says_otherwise():
+    assert _gunicorn_bind({}) == "127.0.0.1:4000"
+    assert _gunicorn_bind({"HOST": "0.0.0.0", "PORT": "4555"}) == "0.0.0.0:4555"

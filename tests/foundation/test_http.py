@@ -2,7 +2,7 @@
 import pytest
 
 from portal import create_app
-from tests.helpers import config_for, free_port
+from tests.helpers import config_for, free_port, wait_until
 
 
 def test_unknown_route_is_404_in_shape(client):
@@ -18,10 +18,17 @@ def test_wrong_method_is_405_in_shape(client):
     assert "GET" in response.headers["Allow"]
 
 
-def test_health_ok(client):
+def test_health_ok_while_a_worker_consumes(client, celery_worker):
+    response = wait_until(lambda: (r := client.get("/api/health")).status_code == 200 and r,
+                          what="a worker heartbeat")
+    assert response.get_json() == {"status": "ok", "db": "ok", "redis": "ok", "worker": "ok"}
+
+
+def test_health_is_503_when_no_worker_consumes(client):
     response = client.get("/api/health")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "db": "ok", "redis": "ok"}
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "degraded", "db": "ok", "redis": "ok",
+                                   "worker": "down"}
 
 
 def test_health_is_503_when_redis_is_down(database_url):
@@ -29,7 +36,8 @@ def test_health_is_503_when_redis_is_down(database_url):
         database_url, f"redis://127.0.0.1:{free_port()}/0"))
     response = app.test_client().get("/api/health")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "degraded", "db": "ok", "redis": "down"}
+    assert response.get_json() == {"status": "degraded", "db": "ok", "redis": "down",
+                                   "worker": "down"}
 
 
 def test_health_is_503_when_the_database_is_down(redis_url, tmp_path):
@@ -46,6 +54,16 @@ def test_authenticated_call_with_redis_down_is_503_not_500(app, database_url, cl
     response = down.test_client().get("/api/auth/me", headers=headers)
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_idempotent_post_with_the_database_down_is_503(redis_url, auth, demo):
+    headers = {**auth("tenant"), "Idempotency-Key": "db-down-1"}
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    down = create_app("testing", config_for(url, redis_url))
+    response = down.test_client().post("/api/tickets", headers=headers, json={
+        "propertyId": demo["prop1"], "title": "Tap", "description": "Drips", "priority": "LOW"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
 
 
 def test_openapi_describes_every_endpoint(app, client):

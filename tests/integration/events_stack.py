@@ -34,6 +34,7 @@ class Stack:
             SSE_HEARTBEAT_S=1, SSE_READ_BLOCK_MS=1000, OUTBOX_RELAY_S=1, OUTBOX_RELAY_GRACE_S=1,
             CELERY_CONCURRENCY=4, **env)
         self.clients = []
+        self.processes = {}  # name → Popen of the running web, worker and beat
 
     @contextmanager
     def ctx(self):
@@ -121,9 +122,10 @@ def running_stack(folder, database_url, **env):
     stack = Stack(folder, database_url, **env)
     try:
         with ExitStack() as processes:
-            processes.enter_context(proc.web(stack.env, stack.port, folder, workers=2))
-            processes.enter_context(proc.worker(stack.env, folder))
-            processes.enter_context(proc.beat(stack.env, folder))
+            stack.processes = {
+                "web": processes.enter_context(proc.web(stack.env, stack.port, folder, workers=2)),
+                "worker": processes.enter_context(proc.worker(stack.env, folder)),
+                "beat": processes.enter_context(proc.beat(stack.env, folder))}
             proc.wait_for_web(stack.base)
             yield stack
             stack.close_clients()

@@ -82,9 +82,10 @@ def request(base, method, path, body=None, headers=None, timeout=10):
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wait_for_web(base, timeout=30):
-    """Wait until the web process answers its health check."""
-    return wait_until(lambda: request(base, "GET", "/api/health", timeout=2)[0] == 200,
+def wait_for_web(base, timeout=60):
+    """Wait until the web process answers its health check with 200 (database, Redis and a
+    consuming worker all up: a worker's first heartbeat follows its start-up)."""
+    return wait_until(lambda: request(base, "GET", "/api/health", timeout=5)[0] == 200,
                       timeout=timeout, what=f"{base}/api/health")
 
 

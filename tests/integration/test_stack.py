@@ -23,7 +23,7 @@ def test_web_worker_and_beat_run_together(app, database_url, redis_url, tmp_path
         stack.enter_context(proc.beat(env, tmp_path))
         proc.wait_for_web(base)
         assert proc.request(base, "GET", "/api/health") == (
-            200, {"status": "ok", "db": "ok", "redis": "ok"})
+            200, {"status": "ok", "db": "ok", "redis": "ok", "worker": "ok"})
 
         status, body = proc.request(base, "POST", "/api/auth/login",
                                     {"email": "ops@example.com", "password": "password123"})
