@@ -67,6 +67,9 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
 
     PAYMENT_WEBHOOK_SECRET = _env("PAYMENT_WEBHOOK_SECRET", "whsec_dev_secret")
+    # Stripe's endpoint secret (whsec_…; several comma-separated during a rotation). Empty:
+    # every Stripe delivery is refused (401).
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", "")
     WEBHOOK_ALLOW_UNSIGNED = _env("WEBHOOK_ALLOW_UNSIGNED", False, bool)
     WEBHOOK_TOLERANCE_S = _env("WEBHOOK_TOLERANCE_S", 300, int)
     WEBHOOK_WAIT_S = _env("WEBHOOK_WAIT_S", 5.0, float)
@@ -99,7 +102,14 @@ class BaseConfig:
 
     IDEMPOTENCY_TTL_H = _env("IDEMPOTENCY_TTL_H", 24, int)
     OUTBOX_RELAY_S = _env("OUTBOX_RELAY_S", 10.0, float)
-    OVERDUE_SCHEDULE_S = _env("OVERDUE_SCHEDULE_S", 3600.0, float)
+    # An invoice reads OVERDUE within this long of its due date passing.
+    OVERDUE_SCHEDULE_S = _env("OVERDUE_SCHEDULE_S", 60.0, float)
+    LATE_FEE_CHECK_S = _env("LATE_FEE_CHECK_S", 3600.0, float)
+    # Recurring rent: how often the beat looks for rent to bill, and the defaults of a tenancy
+    # whose landlord has not set its billing (due on the 1st, issued 7 days before).
+    RENT_BILLING_S = _env("RENT_BILLING_S", 3600.0, float)
+    RENT_DUE_DAY = _env("RENT_DUE_DAY", 1, int)
+    RENT_LEAD_DAYS = _env("RENT_LEAD_DAYS", 7, int)
     IDEMPOTENCY_PURGE_S = _env("IDEMPOTENCY_PURGE_S", 3600.0, float)
     # How soon the beat puts logouts back into a Redis that restarted without persistence.
     REVOCATION_RESTORE_S = _env("REVOCATION_RESTORE_S", 30.0, float)
@@ -130,7 +140,13 @@ class BaseConfig:
                                     "options": {"expires": REVOCATION_RESTORE_S}},
             "purge-revocations": {"task": tasks.PURGE_REVOCATIONS,
                                   "schedule": IDEMPOTENCY_PURGE_S},
-            "mark-overdue-invoices": {"task": tasks.MARK_OVERDUE, "schedule": OVERDUE_SCHEDULE_S},
+            # Each of these is stale once its next run is due: that run does the same work.
+            "mark-overdue-invoices": {"task": tasks.MARK_OVERDUE, "schedule": OVERDUE_SCHEDULE_S,
+                                      "options": {"expires": OVERDUE_SCHEDULE_S}},
+            "add-late-fees": {"task": tasks.ADD_LATE_FEES, "schedule": LATE_FEE_CHECK_S,
+                              "options": {"expires": LATE_FEE_CHECK_S}},
+            "bill-rent": {"task": tasks.BILL_RENT, "schedule": RENT_BILLING_S,
+                          "options": {"expires": RENT_BILLING_S}},
             "requeue-stuck-payment-deliveries": {"task": tasks.REQUEUE_PAYMENTS,
                                                  "schedule": WEBHOOK_REQUEUE_S},
         },

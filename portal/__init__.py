@@ -85,6 +85,7 @@ BLUEPRINTS = (
     "portal.directory.views",
     "portal.health.views",
     "portal.finance.views",
+    "portal.finance.tenancy_views",
     "portal.notifications.views",
     "portal.events.views",
     "portal.tickets.views",

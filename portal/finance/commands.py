@@ -1,4 +1,5 @@
-"""``flask finance simulate-payment``: sign and post a test payment delivery."""
+"""``flask finance simulate-payment``: sign and post a test payment delivery;
+``flask finance bill-rent``: issue the rent invoices due on a date."""
 import json
 import secrets
 import urllib.error
@@ -12,7 +13,7 @@ from flask.cli import AppGroup
 from portal.database import utcnow
 from portal.fields import iso
 from portal.money import places
-from portal.finance import signature
+from portal.finance import rent, signature
 
 finance_cli = AppGroup("finance", help="Finance tools.")
 WEBHOOK_PATH = "/api/finance/payments/webhook"
@@ -87,3 +88,14 @@ def simulate_payment(invoice_id, amount, provider, provider_ref, currency, url, 
     click.echo(raw.decode("utf-8", "replace"))
     if status >= 400:
         raise SystemExit(1)
+
+
+@finance_cli.command("bill-rent")
+@click.option("--date", "run_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Bill as if today were this date (YYYY-MM-DD; default: today, UTC).")
+def bill_rent(run_date):
+    """Issue the rent invoices whose billing window holds the date (each month only once)."""
+    created = rent.bill_rent(run_date.date() if run_date else None)
+    click.echo(f"rent invoices issued: {len(created)}")
+    for invoice_id in created:
+        click.echo(invoice_id)

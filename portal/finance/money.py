@@ -26,14 +26,37 @@ def invoice_amount(line_amounts) -> Decimal:
     return to_cents(sum((_decimal(amount) for amount in line_amounts), Decimal("0.00")))
 
 
-def payment_status(amount: Decimal, amount_paid: Decimal, current: str) -> str:
-    """The status after a payment: PAID once the total is reached, else partially paid.
+def settled_status(amount: Decimal, amount_paid: Decimal, current: str, past_due: bool) -> str:
+    """The status once payments, refunds or fees have moved ``amount_paid`` or ``amount``.
 
-    An OVERDUE invoice stays OVERDUE until it is paid in full (otherwise the overdue beat
-    would flip it back and announce it again).
+    VOID stays VOID; paid in full is PAID; otherwise an invoice past its due date (or already
+    OVERDUE) is OVERDUE, so the overdue beat never flips it back and announces it again; else
+    PARTIALLY_PAID when something is paid, SENT when nothing is (a refund can reopen a PAID
+    invoice either way).
     """
+    if current == "VOID":
+        return "VOID"
     if amount_paid >= amount:
         return "PAID"
-    if current == "OVERDUE":
+    if past_due or current == "OVERDUE":
         return "OVERDUE"
-    return "PARTIALLY_PAID" if amount_paid > 0 else current
+    return "PARTIALLY_PAID" if amount_paid > 0 else "SENT"
+
+
+def refunded_status(amount: Decimal, amount_refunded: Decimal) -> str:
+    """A payment's status after its refunds."""
+    if amount_refunded <= 0:
+        return "CONFIRMED"
+    return "REFUNDED" if amount_refunded >= amount else "PARTIALLY_REFUNDED"
+
+
+def late_fee(flat, percent, outstanding: Decimal) -> Decimal:
+    """``flat`` plus ``percent`` % of what is still owed, rounded half-up once, at the end."""
+    total = Decimal(0)
+    if flat:
+        total += _decimal(flat)
+    if percent and outstanding > 0:
+        with localcontext() as ctx:
+            ctx.prec = 60
+            total += _decimal(outstanding) * _decimal(percent) / HUNDRED
+    return to_cents(total)

@@ -7,15 +7,13 @@ import sqlalchemy as sa
 from flask import current_app
 from marshmallow import ValidationError
 
-from portal.database import atomic, new_id, read_only, utcnow
-from portal.errors import ValidationFailed
+from portal.database import atomic, read_only, utcnow
+from portal.errors import DomainError, ValidationFailed
 from portal.events.enqueue import send_best_effort
 from portal.extensions import db
-from portal.finance import money
-from portal.finance.models import Invoice, Payment, WebhookDelivery
+from portal.finance import ledger, stripe_events
+from portal.finance.models import WebhookDelivery
 from portal.finance.schemas import WebhookPaymentSchema
-from portal.finance.service import record_invoice_event
-from portal.money import money_json
 from portal.tasks import PROCESS_PAYMENT
 
 REQUEUE_BATCH = 500
@@ -44,52 +42,27 @@ def process_delivery(delivery_id: str) -> None:
         if delivery is None or delivery.status != "RECEIVED":
             return
         delivery.attempts += 1
-        _apply(delivery)
+        try:
+            # The intake verified, guarded and validated these very bytes before storing them.
+            body = json.loads(delivery.raw_body, parse_float=Decimal, parse_constant=Decimal)
+            status, answer = 200, APPLIERS[delivery.scheme](delivery, body)
+            delivery.status = "PROCESSED"
+        except DomainError as exc:  # raised before anything was written
+            error = {"code": exc.code, "message": exc.message, "details": exc.details or {}}
+            status, answer = exc.status, {"error": error}
+            delivery.status = "FAILED"
+        delivery.outcome = json.dumps({"status": status, "body": answer})
         delivery.processed_at = utcnow()
 
 
-def _apply(delivery) -> None:
-    try:
-        # The intake verified, guarded and validated these very bytes before storing them.
-        payload = load_payload(json.loads(delivery.raw_body, parse_float=Decimal,
-                                          parse_constant=Decimal))
-    except ValidationFailed as exc:  # only if the schema changed since it was stored
-        return _fail(delivery, exc.status, exc.code, exc.message, exc.details)
-    invoice = db.session.execute(sa.select(Invoice).where(
-        Invoice.id == payload["invoice_id"]).with_for_update()).scalar_one_or_none()
-    if invoice is None:
-        return _fail(delivery, 422, "unknown_invoice", "No invoice has this invoiceId.",
-                     {"invoiceId": ["No such invoice."]})
-    if invoice.status == "VOID":
-        return _fail(delivery, 409, "invoice_void", "The invoice is void; nothing was applied.",
-                     {"status": "VOID"})
-    if payload["currency"] and payload["currency"] != invoice.currency:
-        return _fail(delivery, 422, "currency_mismatch",
-                     "The payment's currency is not the invoice's.",
-                     {"currency": [f"Must be {invoice.currency}."]})
-    payment = Payment(
-        id=new_id("pay"), invoice_id=invoice.id, delivery_id=delivery.id,
-        amount=payload["amount"], currency=invoice.currency, status="CONFIRMED",
-        provider=delivery.provider, provider_ref=delivery.provider_ref,
-        paid_at=payload["paid_at"] or delivery.received_at, created_at=utcnow())
-    db.session.add(payment)
-    invoice.amount_paid = money.to_cents(invoice.amount_paid + payload["amount"])
-    invoice.status = money.payment_status(invoice.amount, invoice.amount_paid, invoice.status)
-    invoice.version += 1
-    event_type = "invoice.paid" if invoice.status == "PAID" else "invoice.partially_paid"
-    record_invoice_event(invoice, event_type, None, [{"type": "payment", "id": payment.id}])
-    delivery.status = "PROCESSED"
-    delivery.outcome = json.dumps({"status": 200, "body": {
-        "payment": {"id": payment.id, "invoiceId": invoice.id,
-                    "amount": money_json(payment.amount), "status": payment.status},
-        "invoice": {"id": invoice.id, "status": invoice.status,
-                    "amountPaid": money_json(invoice.amount_paid)}}})
+def _apply_generic(delivery, body) -> dict:
+    payload = load_payload(body)  # 422 only if the schema changed since it was stored
+    return ledger.pay(delivery, payload["invoice_id"], payload["currency"], payload["amount"],
+                      payload["paid_at"] or delivery.received_at, delivery.provider,
+                      delivery.provider_ref)
 
 
-def _fail(delivery, status, code, message, details=None) -> None:
-    delivery.status = "FAILED"
-    error = {"code": code, "message": message, "details": details or {}}
-    delivery.outcome = json.dumps({"status": status, "body": {"error": error}})
+APPLIERS = {"generic": _apply_generic, "stripe": stripe_events.apply}
 
 
 def requeue_stuck(older_than_s=None) -> int:

@@ -91,6 +91,7 @@ class PaymentSchema(Schema):
     id = fields.String()
     invoice_id = fields.String()
     amount = Money()
+    amount_refunded = Money()
     currency = fields.String()
     status = fields.String()
     provider = fields.String()
@@ -121,6 +122,70 @@ class WebhookResultSchema(Schema):
     invoice = fields.Nested(WebhookInvoiceOutSchema)
     status = fields.String()
     delivery_id = fields.String()
+    ignored = fields.Boolean(metadata={"description": "A Stripe event type we do not act on"})
+    refund = fields.Dict(metadata={"description": "A refund waiting for its payment"})
+
+
+class RentBillingInputSchema(InputSchema):
+    due_day = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=28))
+    lead_days = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=28))
+    enabled = fields.Boolean(required=True)
+
+
+class RentBillingSchema(Schema):
+    tenancy_id = fields.String()
+    due_day = fields.Integer()
+    lead_days = fields.Integer()
+    enabled = fields.Boolean()
+
+
+class LateFeePolicyInputSchema(InputSchema):
+    grace_days = fields.Integer(strict=True, required=True,
+                                validate=validate.Range(min=0, max=365))
+    flat = Money(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
+    percent = ExactNumber(2, load_default=None, allow_none=True,
+                          validate=validate.Range(min=0, max=100))
+
+    @validates_schema
+    def _some_fee(self, data, **_kwargs):
+        if data.get("flat") is None and data.get("percent") is None:
+            raise ValidationError("Give flat, percent or both.", "flat")
+
+
+class LateFeePolicySchema(Schema):
+    landlord_id = fields.String()
+    grace_days = fields.Integer()
+    flat = Money(allow_none=True)
+    percent = ExactNumber(2, allow_none=True)
+    updated_at = Timestamp()
+
+
+class StatementArgsSchema(InputSchema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+    @validates_schema
+    def _in_order(self, data, **_kwargs):
+        if data["from_"] and data["to"] and data["to"] < data["from_"]:
+            raise ValidationError("Must be on or after from.", "to")
+
+
+class StatementLineSchema(Schema):
+    date = fields.Date()
+    kind = fields.String(metadata={"enum": ["invoice", "payment", "refund", "late_fee"]})
+    reference = fields.String()
+    description = fields.String()
+    amount = Money()
+    balance = Money()
+
+
+class StatementSchema(Schema):
+    tenancy_id = fields.String()
+    from_ = fields.Date(data_key="from", allow_none=True)
+    to = fields.Date(allow_none=True)
+    opening_balance = Money()
+    closing_balance = Money()
+    lines = fields.List(fields.Nested(StatementLineSchema))
 
 
 InvoiceListSchema = page_schema(InvoiceSchema, "InvoiceList")

@@ -8,7 +8,7 @@ from portal.events import audience
 from portal.events.outbox import record_event
 from portal.extensions import db
 from portal.finance import money
-from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment
+from portal.finance.models import Invoice, InvoiceCounter, InvoiceLine, Payment, Refund
 from portal.money import MAX_AMOUNT
 from portal.pagination import paginate
 from portal.roles import LANDLORD, TENANT
@@ -72,7 +72,8 @@ def _next_number(landlord_id: str, year: int) -> str:
     return f"INV-{year}-{value:06d}"
 
 
-def _build_lines(lines) -> list:
+def build_lines(lines) -> list:
+    """InvoiceLine rows for validated line values, each amount rounded once."""
     built = []
     for position, line in enumerate(lines, start=1):
         built.append(InvoiceLine(
@@ -83,27 +84,38 @@ def _build_lines(lines) -> list:
 
 
 def create_invoice(principal, data: dict):
-    """Bill one of the landlord's tenancies (status SENT, event invoice.created)."""
+    """Bill one of the landlord's tenancies (status SENT, or OVERDUE when already past due;
+    event invoice.created)."""
     if principal.role != LANDLORD:
         raise Forbidden("Only a landlord may issue invoices.")
     tenancy = db.session.get(Tenancy, data["tenancy_id"])
     if tenancy is None or tenancy.landlord_id != principal.landlord_id:
         # The same answer for another landlord's tenancy as for none at all.
         raise ValidationFailed(details={"tenancyId": ["No such tenancy."]})
-    lines = _build_lines(data["lines"])
+    lines = build_lines(data["lines"])
     amount = money.invoice_amount(line.amount for line in lines)
     if amount <= 0 or amount > MAX_AMOUNT:
         raise ValidationFailed(details={"lines": [
             f"The invoice total must be between 0.01 and {MAX_AMOUNT}."]})
     with atomic():
-        invoice = Invoice(
-            id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
-            number=_next_number(tenancy.landlord_id, data["issue_date"].year),
-            issue_date=data["issue_date"], due_date=data["due_date"], currency=data["currency"],
-            amount=amount, amount_paid=money.to_cents(0), status="SENT", version=1,
-            created_by=principal.user_id, lines=lines)
-        db.session.add(invoice)
-        record_invoice_event(invoice, "invoice.created", principal)
+        invoice = issue_invoice(tenancy, data["issue_date"], data["due_date"], data["currency"],
+                                lines, principal)
+    return invoice
+
+
+def issue_invoice(tenancy, issue_date, due_date, currency, lines, principal, rent_period=None):
+    """Add a numbered invoice and its invoice.created event to the current transaction."""
+    amount = money.invoice_amount(line.amount for line in lines)
+    invoice = Invoice(
+        id=new_id("inv"), landlord_id=tenancy.landlord_id, tenancy_id=tenancy.id,
+        number=_next_number(tenancy.landlord_id, issue_date.year),
+        issue_date=issue_date, due_date=due_date, currency=currency,
+        amount=amount, amount_paid=money.to_cents(0),
+        status="OVERDUE" if due_date < utcnow().date() else "SENT", version=1,
+        created_by=principal.user_id if principal else None, rent_period=rent_period,
+        lines=lines)
+    db.session.add(invoice)
+    record_invoice_event(invoice, "invoice.created", principal)
     return invoice
 
 
@@ -131,6 +143,14 @@ def list_payments(principal, limit, cursor, invoice_id=None) -> dict:
         get_invoice(principal, invoice_id)
         query = query.where(Payment.invoice_id == invoice_id)
     return paginate(query, Payment, limit, cursor)
+
+
+def list_refunds(principal, invoice_id) -> list:
+    """The refunds counted against a visible invoice's payments, oldest first (404 otherwise)."""
+    invoice = get_invoice(principal, invoice_id)
+    return db.session.execute(db.select(Refund).where(
+        Refund.invoice_id == invoice.id, Refund.payment_id.is_not(None))
+        .order_by(Refund.refunded_at, Refund.level)).scalars().all()
 
 
 def mark_overdue(today=None) -> list:

@@ -8,11 +8,12 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from webargs import core
 
 from portal.auth.principal import authenticated, caller
-from portal.finance import payment_intake, service
+from portal.finance import late_fees, payment_intake, service
 from portal.routes import no_idempotency, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
-                                    InvoiceSchema, PaymentListArgsSchema, PaymentListSchema,
-                                    VoidSchema, WebhookResultSchema)
+                                    InvoiceSchema, LateFeePolicyInputSchema,
+                                    LateFeePolicySchema, PaymentListArgsSchema,
+                                    PaymentListSchema, VoidSchema, WebhookResultSchema)
 
 
 class ExactJsonParser(FlaskParser):
@@ -83,10 +84,43 @@ def list_payments(args):
                                  invoice_id=args["invoice_id"])
 
 
+@blp.route("/late-fee-policy", methods=["GET"])
+@_finance_role
+@blp.response(200, LateFeePolicySchema)
+def get_late_fee_policy():
+    """The landlord's late-fee policy (404 until one is set)."""
+    return late_fees.get_policy(caller())
+
+
+@blp.route("/late-fee-policy", methods=["PUT"])
+@_finance_role
+@blp.arguments(LateFeePolicyInputSchema)
+@blp.response(200, LateFeePolicySchema)
+def put_late_fee_policy(body):
+    """Set the landlord's late-fee policy: ``flat`` plus ``percent`` of what is still owed, once
+    per invoice still unpaid ``graceDays`` after its due date."""
+    return late_fees.set_policy(caller(), body)
+
+
 def _prefers_async() -> bool:
     prefer = request.headers.get("Prefer", "")
     return any(token.split(";")[0].strip().lower() == "respond-async"
                for token in prefer.split(","))
+
+
+def _receive(source):
+    respond_async = _prefers_async()
+    status, body = payment_intake.receive_webhook(
+        source, request.get_data(cache=True), request.headers.get(source.header), respond_async)
+    response = jsonify(body)
+    response.status_code = status
+    if respond_async:
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
+
+
+_PREFER = {"in": "header", "name": "Prefer", "schema": {"type": "string"},
+           "description": "respond-async: answer 202 at once"}
 
 
 @blp.route("/payments/webhook", methods=["POST"])
@@ -97,15 +131,21 @@ def _prefers_async() -> bool:
 @blp.doc(security=[], parameters=[
     {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
      "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
-    {"in": "header", "name": "Prefer", "schema": {"type": "string"},
-     "description": "respond-async: answer 202 at once"}])
+    _PREFER])
 def webhook():
     """The payment provider's signed notice; stored durably, then applied by a worker."""
-    respond_async = _prefers_async()
-    status, body = payment_intake.receive_webhook(
-        request.get_data(cache=True), request.headers.get("Webhook-Signature"), respond_async)
-    response = jsonify(body)
-    response.status_code = status
-    if respond_async:
-        response.headers["Preference-Applied"] = "respond-async"
-    return response
+    return _receive(payment_intake.GENERIC)
+
+
+@blp.route("/payments/webhook/stripe", methods=["POST"])
+@raw_body
+@no_idempotency
+@blp.response(200, WebhookResultSchema)
+@blp.alt_response(202, schema=WebhookResultSchema)
+@blp.doc(security=[], parameters=[
+    {"in": "header", "name": "Stripe-Signature", "schema": {"type": "string"},
+     "description": "Stripe's signature (STRIPE_WEBHOOK_SECRET)"}, _PREFER])
+def stripe_webhook():
+    """Stripe's own events (payment_intent.succeeded, charge.refunded; others are ignored),
+    stored durably, then applied by a worker."""
+    return _receive(payment_intake.STRIPE)

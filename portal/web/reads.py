@@ -2,8 +2,10 @@
 services, so a page sees exactly what the API would show the same caller."""
 from portal.auth import service as auth
 from portal.directory import service as directory
-from portal.errors import Forbidden
+from portal.errors import Forbidden, NotFound
+from portal.finance import late_fees, rent
 from portal.finance import service as finance
+from portal.finance import statement as statements
 from portal.notifications import service as notifications
 from portal.tickets import service as tickets
 from portal.tickets import state
@@ -75,11 +77,41 @@ def invoices(principal) -> dict:
 
 
 def invoice(principal, invoice_id: str) -> dict:
-    """One visible invoice (404 otherwise): its lines and its payments."""
+    """One visible invoice (404 otherwise): its lines, its payments and their refunds."""
     found = finance.get_invoice(principal, invoice_id)
     payments = finance.list_payments(principal, PAGE_SIZE, None, invoice_id=invoice_id)
     return {"invoice": found, "payments": payments["items"],
+            "refunds": finance.list_refunds(principal, invoice_id),
             "tenancy": _tenancy_labels(principal).get(found.tenancy_id)}
+
+
+def statement(principal, tenancy_id=None) -> dict:
+    """A visible tenancy's statement (the caller's first tenancy unless one is named)."""
+    finance.require_finance_role(principal)
+    labels = _tenancy_labels(principal)
+    tenancy_id = tenancy_id or next(iter(labels), None)
+    found = statements.tenancy_statement(principal, tenancy_id) if tenancy_id else None
+    return {"statement": found, "tenancy_id": tenancy_id, "tenancies": labels}
+
+
+def billing(principal) -> dict:
+    """A landlord's late-fee policy (None until set) and each tenancy's rent billing."""
+    landlord_only(principal)
+    try:
+        policy = late_fees.get_policy(principal)
+    except NotFound:
+        policy = None
+    labels = _tenancy_labels(principal)
+    return {"policy": policy, "tenancies": labels,
+            "billing": {tenancy_id: rent.get_billing(principal, tenancy_id)
+                        for tenancy_id in labels}}
+
+
+def landlord_only(principal) -> None:
+    """The billing page is a landlord's (others: 403, as the API answers them)."""
+    finance.require_finance_role(principal)
+    if principal.role != "LANDLORD":
+        raise Forbidden("Only a landlord sets billing and late fees.")
 
 
 def inbox(principal) -> dict:

@@ -13,8 +13,9 @@ from portal.web.session import csrf_token
 # The pages of each role, in the header's order (the bell links to the notifications).
 NAV = {
     "TENANT": (("web.board", "My requests"), ("web.new_ticket", "Report a problem"),
-               ("web.invoices", "Invoices")),
-    "LANDLORD": (("web.board", "Maintenance"), ("web.invoices", "Invoices")),
+               ("web.invoices", "Invoices"), ("web.statement", "Statement")),
+    "LANDLORD": (("web.board", "Maintenance"), ("web.invoices", "Invoices"),
+                 ("web.statement", "Statements"), ("web.billing", "Billing")),
     "CONTRACTOR": (("web.board", "Jobs"),),
     "OPS": (("web.board", "Maintenance"),),
 }

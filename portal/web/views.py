@@ -1,13 +1,14 @@
 """The pages: caller, one call, ``render_template``. A live region is a partial template that
 its page includes and that a ``/fragments/…`` URL renders alone, for the live script to swap."""
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_jwt_extended import unset_jwt_cookies
 
 from portal.auth import service as auth
 from portal.auth.principal import caller
 from portal.auth.throttle import login_throttle
 from portal.auth.tokens import set_session_cookies
-from portal.errors import Conflict, Unauthorized, ValidationFailed
+from portal.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from portal.finance import statement as statements
 from portal.tickets.state import STATUSES
 from portal.web import reads, writes
 from portal.web.session import page, safe_next, signed_in
@@ -152,6 +153,56 @@ def invoice(invoice_id):
 @page
 def invoice_fragment(invoice_id):
     return render_template("_invoice.html", **reads.invoice(caller(), invoice_id))
+
+
+@blp.route("/statement")
+@page
+def statement():
+    return render_template("statement.html", **reads.statement(caller(),
+                                                               request.args.get("tenancyId")))
+
+
+@blp.route("/fragments/statement")
+@page
+def statement_fragment():
+    return render_template("_statement.html", **reads.statement(caller(),
+                                                                request.args.get("tenancyId")))
+
+
+@blp.route("/statement.csv")
+@page
+def statement_csv():
+    found = reads.statement(caller(), request.args.get("tenancyId"))["statement"]
+    if found is None:
+        raise NotFound("No tenancy to show a statement of.")
+    return Response(statements.to_csv(found), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="statement-{found["tenancy_id"]}.csv"'})
+
+
+@blp.route("/billing", methods=["GET"])
+@page
+def billing():
+    return render_template("billing.html", **reads.billing(caller()), form={}, errors={})
+
+
+@blp.route("/billing/late-fees", methods=["POST"])
+@page
+def set_late_fee_policy():
+    try:
+        writes.set_late_fee_policy(caller(), request.form)
+    except ValidationFailed as exc:
+        return _refused("billing.html", exc, {**reads.billing(caller()), "failed": "late-fees"})
+    return _see_other("web.billing")
+
+
+@blp.route("/billing/tenancies/<tenancy_id>", methods=["POST"])
+@page
+def set_rent_billing(tenancy_id):
+    try:
+        writes.set_rent_billing(caller(), tenancy_id, request.form)
+    except ValidationFailed as exc:
+        return _refused("billing.html", exc, {**reads.billing(caller()), "failed": tenancy_id})
+    return _see_other("web.billing")
 
 
 @blp.route("/notifications", methods=["GET"])

@@ -4,8 +4,10 @@ from portal.auth import service as auth
 from portal.auth.schemas import LoginSchema
 from portal.auth.tokens import issue_tokens
 from portal.directory import service as directory
+from portal.finance import late_fees, rent
 from portal.finance import service as finance
-from portal.finance.schemas import InvoiceCreateSchema
+from portal.finance.schemas import (InvoiceCreateSchema, LateFeePolicyInputSchema,
+                                    RentBillingInputSchema)
 from portal.notifications import service as notifications
 from portal.tickets import service as tickets
 from portal.tickets import state
@@ -58,6 +60,29 @@ def issue_invoice(principal, form):
     line = values(form, LINE_FIELDS, numbers=("qty", "unitPrice", "taxRate"))
     body = load(InvoiceCreateSchema(), {**head, "lines": [line]})
     return finance.create_invoice(principal, body)
+
+
+def _whole(data: dict, names) -> dict:
+    # Form numbers arrive as decimals; a whole one is the integer the schema asks for.
+    for name in names:
+        if name in data and data[name] == data[name].to_integral_value():
+            data[name] = int(data[name])
+    return data
+
+
+def set_late_fee_policy(principal, form):
+    """A landlord's late-fee policy from its form; the policy as it now is."""
+    data = _whole(values(form, ("graceDays", "flat", "percent"),
+                         numbers=("graceDays", "flat", "percent")), ("graceDays",))
+    return late_fees.set_policy(principal, load(LateFeePolicyInputSchema(), data))
+
+
+def set_rent_billing(principal, tenancy_id: str, form):
+    """One tenancy's rent billing from its form (a checkbox for enabled); the settings."""
+    data = _whole(values(form, ("dueDay", "leadDays"), numbers=("dueDay", "leadDays")),
+                  ("dueDay", "leadDays"))
+    data["enabled"] = form.get("enabled") == "on"
+    return rent.set_billing(principal, tenancy_id, load(RentBillingInputSchema(), data))
 
 
 def mark_all_read(principal) -> int:

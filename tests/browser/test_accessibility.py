@@ -42,9 +42,9 @@ def records(stack, demo):
 def pages_of(records):
     return {
         "tenant": ["/maintenance", "/tickets/new", records["ticket"], "/invoices",
-                   records["invoice"], "/notifications", "/tickets/tkt_not_there"],
+                   records["invoice"], "/notifications", "/tickets/tkt_not_there", "/statement"],
         "landlord": ["/maintenance", records["ticket"], "/invoices", records["invoice"],
-                     "/notifications"],
+                     "/notifications", "/statement", "/billing"],
         "contractor": ["/maintenance", records["ticket"]],
         "ops": ["/maintenance", records["ticket"]],
     }

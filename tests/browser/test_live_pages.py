@@ -173,6 +173,32 @@ def test_an_invoice_issued_on_a_page_appears_live_and_turns_paid_on_both(portals
     assert portals.foreign_requests() == []
 
 
+def test_the_statement_follows_payments_live(portals, stack):
+    landlord = portals.open("landlord", path="/invoices")
+    landlord.fill('[name="issueDate"]', "2026-12-01")
+    landlord.fill('[name="dueDate"]', "2099-12-28")
+    landlord.fill('[name="description"]', "Rent – January 2027")
+    landlord.fill('[name="unitPrice"]', "1500")
+    landlord.click('button:text-is("Issue invoice")')
+    invoice_path = landlord.locator(".row__title").first.get_attribute("href")
+    tenant = portals.open("tenant", viewport=PHONE, path="/statement")
+    balance = tenant.locator("[data-closing-balance]")
+    expect(balance).to_have_text("1,500.00")
+    mark_no_reload(tenant)
+
+    status, _ = signed_webhook(stack.base, {
+        "invoiceId": invoice_path.rsplit("/", 1)[1], "amount": 400.00,
+        "providerRef": "pi_statement_1", "provider": "stripe"})
+    assert status == 200
+    expect(balance).to_have_text("1,100.00", **LIVE)
+    expect(tenant.locator('tr[data-kind="payment"]')).to_contain_text("pi_statement_1")
+    assert never_reloaded(tenant)
+    screenshot(tenant, "tenant-statement-375")
+    landlord.goto("/billing")
+    screenshot(landlord, "landlord-billing-desktop")
+    assert portals.foreign_requests() == []
+
+
 def test_isolation_in_the_browser(portals, stack):
     tenant = portals.open("tenant", viewport=PHONE, path="/tickets/new")
     other = portals.open("tenant2", path="/maintenance")

@@ -1,5 +1,8 @@
 """Finance test helpers: invoice factory, signed webhook calls, database and outbox reads."""
+import hashlib
+import hmac
 import json
+import time
 import uuid
 
 import pytest
@@ -11,7 +14,9 @@ from portal.finance import signature
 from portal.finance.models import Invoice, Payment, WebhookDelivery
 
 SECRET = "whsec_test_finance_0123456789"
+STRIPE_SECRET = "whsec_test_stripe_9876543210"
 WEBHOOK = "/api/finance/payments/webhook"
+STRIPE_WEBHOOK = "/api/finance/payments/webhook/stripe"
 INVOICES = "/api/finance/invoices"
 
 
@@ -19,11 +24,20 @@ INVOICES = "/api/finance/invoices"
 def webhook_config(app, monkeypatch):
     """Pin the webhook settings each test relies on (restored afterwards)."""
     monkeypatch.setitem(app.config, "PAYMENT_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
     monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_UNSIGNED", False)
     monkeypatch.setitem(app.config, "WEBHOOK_WAIT_S", 10.0)
 
 
-def invoice_body(tenancy_id, lines=None, issue="2025-11-01", due="2025-11-30", **extra) -> dict:
+def hmac_header(secret: str, body: bytes, timestamp=None) -> str:
+    """``t=<t>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` computed here, independently of the
+    library the server checks it with."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def invoice_body(tenancy_id, lines=None, issue="2025-11-01", due="2099-11-30", **extra) -> dict:
     """A valid create-invoice body (rent with no tax by default)."""
     body = {"tenancyId": tenancy_id, "issueDate": issue, "dueDate": due,
             "lines": lines or [{"description": "Rent November", "qty": 1, "unitPrice": 1500.00,
@@ -56,7 +70,7 @@ def post_webhook(client, body: bytes, secret=SECRET, timestamp=None, headers=Non
     """POST a body to the webhook, signed with ``secret`` unless ``sign`` is False."""
     all_headers = dict(headers or {})
     if sign:
-        all_headers.setdefault(signature.HEADER, signature.sign(secret, body, timestamp))
+        all_headers.setdefault(signature.HEADER, hmac_header(secret, body, timestamp))
     return client.post(WEBHOOK, data=body, headers=all_headers, content_type="application/json")
 
 
@@ -99,3 +113,52 @@ def outbox(app, event_type=None) -> list:
                 for r in db.session.execute(statement).scalars()]
         db.session.rollback()
     return rows
+
+
+# --- Stripe's events, shaped as its API reference documents them -----------------------------
+
+def _stripe_id(prefix):
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def stripe_event(event_type, obj, event_id=None, created=None) -> dict:
+    """An Event object (``object: "event"``) carrying ``obj`` in ``data.object``."""
+    return {"id": event_id or _stripe_id("evt"), "object": "event", "api_version": "2024-06-20",
+            "created": created or int(time.time()), "data": {"object": obj},
+            "livemode": False, "pending_webhooks": 1,
+            "request": {"id": _stripe_id("req"), "idempotency_key": None}, "type": event_type}
+
+
+def payment_intent(invoice_id, amount_minor, intent_id=None, currency="gbp") -> dict:
+    """A succeeded PaymentIntent for ``invoice_id`` (in ``metadata.invoiceId``)."""
+    intent_id = intent_id or _stripe_id("pi")
+    metadata = {"invoiceId": invoice_id} if invoice_id else {}
+    return {"id": intent_id, "object": "payment_intent", "amount": amount_minor,
+            "amount_capturable": 0, "amount_details": {"tip": {}},
+            "amount_received": amount_minor, "automatic_payment_methods": None,
+            "capture_method": "automatic", "client_secret": f"{intent_id}_secret_x",
+            "confirmation_method": "automatic", "created": int(time.time()) - 60,
+            "currency": currency, "customer": None, "description": None,
+            "latest_charge": _stripe_id("ch"), "livemode": False, "metadata": metadata,
+            "payment_method": _stripe_id("pm"), "payment_method_types": ["card"],
+            "status": "succeeded"}
+
+
+def charge(intent_id, amount_minor, refunded_minor, charge_id, currency="gbp") -> dict:
+    """A Charge of ``intent_id`` with ``refunded_minor`` refunded so far (Stripe's running
+    total, ``amount_refunded``)."""
+    return {"id": charge_id, "object": "charge", "amount": amount_minor,
+            "amount_captured": amount_minor, "amount_refunded": refunded_minor,
+            "balance_transaction": _stripe_id("txn"), "captured": True,
+            "created": int(time.time()) - 30, "currency": currency, "customer": None,
+            "disputed": False, "livemode": False, "metadata": {}, "paid": True,
+            "payment_intent": intent_id, "payment_method": _stripe_id("pm"),
+            "refunded": refunded_minor >= amount_minor, "status": "succeeded"}
+
+
+def post_stripe(client, event, secret=STRIPE_SECRET, timestamp=None, body=None, headers=None):
+    """POST an event to the Stripe endpoint, signed as Stripe signs (computed here)."""
+    raw = body if body is not None else json.dumps(event).encode()
+    all_headers = {"Stripe-Signature": hmac_header(secret, raw, timestamp), **(headers or {})}
+    return client.post(STRIPE_WEBHOOK, data=raw, headers=all_headers,
+                       content_type="application/json")

@@ -90,8 +90,8 @@ def test_documented_curl_flow_shapes(client, app, demo, celery_worker):
         [payment] = listed.get_json()["items"]
         assert listed.get_json()["nextCursor"] is None
         assert payment == {"id": result["payment"]["id"], "invoiceId": invoice["id"],
-                           "amount": 1500.00, "currency": "GBP", "status": "CONFIRMED",
-                           "provider": "stripe", "providerRef": "pi_3Nx",
+                           "amount": 1500.00, "amountRefunded": 0.00, "currency": "GBP",
+                           "status": "CONFIRMED", "provider": "stripe", "providerRef": "pi_3Nx",
                            "paidAt": "2025-11-06T09:00:00Z", "createdAt": payment["createdAt"]}
         assert payment["createdAt"].endswith("Z")
 

@@ -5,6 +5,7 @@ import pytest
 
 from portal.money import places
 from portal.finance import money, signature
+from tests.finance.conftest import hmac_header
 
 
 @pytest.mark.parametrize("qty, unit, tax, expected", [
@@ -50,16 +51,40 @@ def test_places_counts_significant_decimals(value, expected):
     assert places(D(value)) == expected
 
 
-@pytest.mark.parametrize("amount, paid, current, expected", [
-    ("100.00", "40.00", "SENT", "PARTIALLY_PAID"),
-    ("100.00", "100.00", "PARTIALLY_PAID", "PAID"),
-    ("100.00", "120.00", "SENT", "PAID"),
-    ("100.00", "40.00", "OVERDUE", "OVERDUE"),
-    ("100.00", "100.00", "OVERDUE", "PAID"),
-    ("100.00", "0.00", "SENT", "SENT"),
+@pytest.mark.parametrize("amount, paid, current, past_due, expected", [
+    ("100.00", "40.00", "SENT", False, "PARTIALLY_PAID"),
+    ("100.00", "100.00", "PARTIALLY_PAID", False, "PAID"),
+    ("100.00", "120.00", "SENT", False, "PAID"),
+    ("100.00", "40.00", "OVERDUE", True, "OVERDUE"),
+    ("100.00", "100.00", "OVERDUE", True, "PAID"),
+    ("100.00", "0.00", "SENT", False, "SENT"),
+    ("100.00", "40.00", "PAID", False, "PARTIALLY_PAID"),  # a partial refund reopens it
+    ("100.00", "0.00", "PAID", False, "SENT"),              # a full refund
+    ("100.00", "40.00", "PAID", True, "OVERDUE"),           # reopened after its due date
+    ("100.00", "40.00", "SENT", True, "OVERDUE"),           # before the beat marked it
+    ("100.00", "0.00", "VOID", True, "VOID"),
 ])
-def test_status_after_a_payment(amount, paid, current, expected):
-    assert money.payment_status(D(amount), D(paid), current) == expected
+def test_status_after_payments_and_refunds(amount, paid, current, past_due, expected):
+    assert money.settled_status(D(amount), D(paid), current, past_due) == expected
+
+
+@pytest.mark.parametrize("amount, refunded, expected", [
+    ("100.00", "0.00", "CONFIRMED"), ("100.00", "0.01", "PARTIALLY_REFUNDED"),
+    ("100.00", "100.00", "REFUNDED")])
+def test_payment_status_after_refunds(amount, refunded, expected):
+    assert money.refunded_status(D(amount), D(refunded)) == expected
+
+
+@pytest.mark.parametrize("flat, percent, outstanding, expected", [
+    ("25.00", None, "1500.00", "25.00"),
+    (None, "5", "1500.00", "75.00"),
+    ("10.00", "1.5", "333.33", "15.00"),      # 10 + 4.99995 → 15.00 (rounded once)
+    (None, "2.5", "0.10", "0.00"),            # 0.0025 rounds to nothing
+    (None, "5", "0.00", "0.00"),
+])
+def test_late_fee_is_flat_plus_percent_of_what_is_owed(flat, percent, outstanding, expected):
+    fee = money.late_fee(flat and D(flat), percent and D(percent), D(outstanding))
+    assert fee == D(expected)
 
 
 BODY = b'{"invoiceId":"inv_1","amount":10.00}'
@@ -67,8 +92,7 @@ BODY = b'{"invoiceId":"inv_1","amount":10.00}'
 
 def test_signature_round_trip_and_header_shape():
     header = signature.sign("s1", BODY, timestamp=1_700_000_000)
-    t, v1 = header.split(",")
-    assert t == "t=1700000000" and v1.startswith("v1=") and len(v1) == 3 + 64
+    assert header == hmac_header("s1", BODY, 1_700_000_000)
     assert signature.verify(BODY, header, ["s1"], 300, now=1_700_000_100) == 1_700_000_000
     # The tolerance's edges are inside: 300 s either way is accepted, 301 s (below) is not.
     for now in (1_700_000_300, 1_699_999_700):
@@ -85,10 +109,12 @@ def test_signature_round_trip_and_header_shape():
     ("SIGNED:s1", ["s1"], 1_700_000_301, "stale_signature"),
     ("SIGNED:s1", ["s1"], 1_699_999_699, "stale_signature"),
     ("SIGNED:s1", [], 1_700_000_000, "invalid_signature"),
+    ("t=1700000000,v1=\u00e9\u00e9", ["s1"], 1_700_000_000, "invalid_signature"),  # not ASCII
+    ("t=17=00,v1=00", ["s1"], 1_700_000_000, "invalid_signature"),
 ])
 def test_signature_refusals(header, secrets, now, code):
     if header and header.startswith("SIGNED:"):
-        header = signature.sign(header[7:], BODY, timestamp=1_700_000_000)
+        header = hmac_header(header[7:], BODY, 1_700_000_000)
     with pytest.raises(signature.SignatureError) as caught:
         signature.verify(BODY, header, secrets, 300, now=now)
     assert caught.value.code == code
@@ -100,6 +126,6 @@ def test_tampered_body_fails_and_rotation_accepts_any_listed_secret():
         signature.verify(BODY.replace(b"10.00", b"99.00"), header, ["old"], 300, now=1_700_000_000)
     assert signature.verify(BODY, header, ["new", "old"], 300, now=1_700_000_000)
     # A provider signing with both secrets during rotation sends two v1 entries.
-    both = header + ",v1=" + signature.compute("new", 1_700_000_000, BODY)
+    both = header + "," + hmac_header("new", BODY, 1_700_000_000).split(",")[1]
     assert signature.verify(BODY, both, ["new"], 300, now=1_700_000_000)
     assert signature.parse_secrets(" new , old ,,") == ["new", "old"]
