@@ -1,5 +1,6 @@
 """How values look in JSON, as marshmallow fields: exact numbers and money (never a float on
 the way in), UTC timestamps with ``Z``, dates as YYYY-MM-DD."""
+import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -33,9 +34,10 @@ class Timestamp(fields.DateTime):
 
 
 @fast_format(float)
-class ExactNumber(fields.Field):
+class ExactNumber(fields.Decimal):
     """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
-    and written as a JSON number."""
+    and written as a JSON number. Described as ``type: number`` with ``multipleOf`` 10^-places
+    (portal/openapi/converter.py)."""
 
     default_error_messages = {
         "invalid": "Must be a JSON number.",
@@ -46,7 +48,6 @@ class ExactNumber(fields.Field):
     def __init__(self, max_places: int, **kwargs):
         super().__init__(**kwargs)
         self.max_places = max_places
-        self.metadata.setdefault("type", "number")
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else float(value)
@@ -72,3 +73,15 @@ class Money(ExactNumber):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return money_json(value)
+
+class WholeNumber(fields.Integer):
+    """A JSON integer. ``3.0`` is the same number (JSON Schema counts it an integer, and so do
+    generated clients); ``3.5``, ``"3"`` and booleans are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)

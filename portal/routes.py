@@ -1,5 +1,7 @@
 """Marks on views, read by the request hooks: a route says what it needs where it is defined
-(``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths elsewhere."""
+(``@public``, ``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths
+elsewhere. The same marks tell /api/openapi.json what each operation needs
+(portal/openapi/operations.py)."""
 from flask import current_app, request
 
 _ATTRIBUTE = "portal_marks"
@@ -17,9 +19,16 @@ raw_body = _mark("raw_body")
 raw_body.__doc__ = "The view reads and checks its raw body itself (no JSON-object guard)."
 no_idempotency = _mark("no_idempotency")
 no_idempotency.__doc__ = "Idempotency-Key is not honoured here (no caller to scope it to)."
+public = _mark("public")
+public.__doc__ = "No access token is needed (every other operation needs one)."
+
+
+def marks_of(view) -> frozenset:
+    """The marks a view function carries."""
+    return frozenset(getattr(view, _ATTRIBUTE, ()))
 
 
 def marked(name: str) -> bool:
     """Whether the view this request is routed to carries the mark ``name``."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return name in getattr(view, _ATTRIBUTE, ())
+    return name in marks_of(view)

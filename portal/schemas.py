@@ -1,6 +1,6 @@
 """Base schemas shared by every area: camelCase JSON over snake_case Python, strict input,
 list envelopes, the error shape."""
-from marshmallow import RAISE, Schema as _Schema, fields, missing, utils
+from marshmallow import RAISE, Schema as _Schema, ValidationError, fields, missing, utils, validate
 
 
 def camelcase(name: str) -> str:
@@ -90,6 +90,15 @@ def _plan_field(name, field):
     return key, attr, fmt, name, field
 
 
+class NotBlank(validate.Validator):
+    """Text with something besides whitespace (described as a pattern in /api/openapi.json)."""
+
+    def __call__(self, value):
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+        return value
+
+
 class InputSchema(Schema):
     """Request bodies: unknown fields are refused (422), so typos never pass silently."""
 
@@ -100,7 +109,7 @@ class InputSchema(Schema):
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
-    details = fields.Dict()
+    details = fields.Dict(metadata={"optional": True})
 
 
 class ErrorSchema(Schema):
