@@ -6,7 +6,7 @@ PORT ?= 4000
 export PORT
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup migrate seed bench clean
+.PHONY: run test setup migrate seed bench bench-data bench-rest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,13 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var
+
+# The REST benchmark's dataset and run (PostgreSQL; BENCH_DATABASE_URL=postgresql://…/db).
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench
+export BENCH_DATABASE_URL
+
+bench-data: setup
+	$(BIN)/python -m bench.dataset --database-url $(BENCH_DATABASE_URL)
+
+bench-rest: setup
+	$(BIN)/python -m bench.rest --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)

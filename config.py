@@ -98,6 +98,11 @@ class BaseConfig:
     SSE_RETRY_MS = _env("SSE_RETRY_MS", 3000, int)
     SSE_QUEUE_SIZE = _env("SSE_QUEUE_SIZE", 1000, int)
     SSE_MAX_STREAMS_PER_USER = _env("SSE_MAX_STREAMS_PER_USER", 10, int)
+    # Streams one web process holds at most (503 server_busy beyond, with Retry-After); 0 means
+    # min(GUNICORN_WORKER_CONNECTIONS, open-file limit) less SSE_API_RESERVE kept for the API.
+    SSE_MAX_STREAMS_PER_WORKER = _env("SSE_MAX_STREAMS_PER_WORKER", 0, int)
+    SSE_API_RESERVE = _env("SSE_API_RESERVE", 1000, int)
+    SSE_BUSY_RETRY_AFTER_S = _env("SSE_BUSY_RETRY_AFTER_S", 5, int)
     EVENT_STREAM_MAXLEN = _env("EVENT_STREAM_MAXLEN", 100000, int)
     EVENT_PUBLISHED_TTL_S = _env("EVENT_PUBLISHED_TTL_S", 7 * 86400, int)
     SSE_EXPIRY_MARGIN_S = _env("SSE_EXPIRY_MARGIN_S", 30.0, float)

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from portal.extensions import api, cors, db, jwt, limiter, migrate, redis_client
+from portal.extensions import api, cors, db, init_limiter, jwt, migrate, redis_client
 
 
 def create_app(config_name=None, overrides=None) -> Flask:
@@ -60,7 +60,7 @@ def register_extensions(app):
                      compare_type=True, render_item=alembic_render_item)
     jwt.init_app(app)
     tokens.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     cors.init_app(app)
     redis_client.init_app(app)
     api.init_app(app)

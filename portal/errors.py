@@ -69,6 +69,16 @@ class ServiceUnavailable(DomainError):
     status, code, message = 503, "service_unavailable", "A backing service is unavailable."
 
 
+class ServerBusy(ServiceUnavailable):
+    """Answered with a Retry-After header of ``retry_after`` seconds."""
+
+    code, message = "server_busy", "The server is at capacity; retry shortly."
+
+    def __init__(self, message=None, details=None, code=None, retry_after=5):
+        super().__init__(message, details, code)
+        self.retry_after = max(int(retry_after), 1)
+
+
 def error_response(status, code, message, details=None):
     """Build the error body (docs/API.md) with its status."""
     body = {"code": code, "message": message}
@@ -147,7 +157,10 @@ def register_errorhandlers(app):
 
     @app.errorhandler(DomainError)
     def _domain(exc):
-        return answer(exc.status, exc.code, exc.message, exc.details)
+        response = answer(exc.status, exc.code, exc.message, exc.details)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc):

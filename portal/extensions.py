@@ -4,7 +4,6 @@ from http import HTTPStatus
 import redis
 from flask import current_app
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -12,6 +11,7 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from portal.auth.verified_tokens import VerifyOnceJWTManager
 from portal.openapi.converter import PortalMarshmallowPlugin
 from portal.openapi.operations import OperationsPlugin, error_response
 from portal.schemas import ErrorSchema
@@ -27,7 +27,7 @@ NAMING = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
-jwt = JWTManager()
+jwt = VerifyOnceJWTManager()
 
 
 class PortalApi(Api):
@@ -63,6 +63,16 @@ api = PortalApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # Reads its settings from the app's CORS_* config (config.py).
 cors = CORS()
+
+
+def init_limiter(app):
+    """Bind the limiter; only the routes it decorates are limited (login), and each decorated
+    route checks its own limits when called. There are no default or application-wide limits,
+    so the before-request pass that walks every rule for every other request is not installed."""
+    limiter.init_app(app)
+    hooks = app.before_request_funcs.get(None, [])
+    hooks[:] = [hook for hook in hooks
+                if getattr(hook, "__func__", None) is not Limiter._check_request_limit]
 
 
 class RedisClient:

@@ -7,6 +7,8 @@ from decimal import Decimal
 from marshmallow import fields
 
 from portal.money import money_json, places
+from portal.schemas import fast_format
+
 
 def iso(value):
     """Format a datetime as UTC ISO 8601 with ``Z`` (dates as YYYY-MM-DD); None stays None."""
@@ -22,12 +24,16 @@ def iso(value):
         return value.isoformat()
     raise TypeError(f"not a date: {value!r}")
 
+
+@fast_format(lambda value: iso(value))
 class Timestamp(fields.DateTime):
     """A stored naive-UTC datetime, written as ISO 8601 with ``Z`` (``2025-11-06T09:00:00Z``)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(value)
 
+
+@fast_format(float)
 class ExactNumber(fields.Decimal):
     """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
     and written as a JSON number. Described as ``type: number`` with ``multipleOf`` 10^-places
@@ -57,6 +63,8 @@ class ExactNumber(fields.Decimal):
             raise self.make_error("places", places=self.max_places)
         return number
 
+
+@fast_format(money_json)
 class Money(ExactNumber):
     """A money amount: a JSON number with at most 2 decimals, exact in and out."""
 

@@ -1,6 +1,6 @@
 """Base schemas shared by every area: camelCase JSON over snake_case Python, strict input,
 list envelopes, the error shape."""
-from marshmallow import RAISE, Schema as _Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema as _Schema, ValidationError, fields, missing, utils, validate
 
 
 def camelcase(name: str) -> str:
@@ -15,6 +15,79 @@ class Schema(_Schema):
 
     def on_bind_field(self, field_name, field_obj):
         field_obj.data_key = camelcase(field_obj.data_key or field_name)
+
+    def _serialize(self, obj, *, many=False):
+        """marshmallow's dump, with the common fields' formatting done in one step: a page of
+        50 tickets is 700 field dumps, and each goes through four calls (``serialize``,
+        ``get_value``, the accessor, ``_serialize``) otherwise. Fields that are not plain
+        strings, integers or :func:`fast_format` ones take marshmallow's own path."""
+        if obj is None or type(self).get_attribute is not _Schema.get_attribute:
+            return super()._serialize(obj, many=many)
+        plan = self.__dict__.get("_dump_plan")
+        if plan is None:
+            plan = self._dump_plan = [_plan_field(name, field)
+                                      for name, field in self.dump_fields.items()]
+        if many:
+            return [self._dump_one(item, plan) for item in obj]
+        return self._dump_one(obj, plan)
+
+    def _dump_one(self, obj, plan):
+        out = self.dict_class()
+        plain = not hasattr(obj, "__getitem__")
+        for key, attr, fmt, name, field_obj in plan:
+            if fmt is None or not plain:
+                value = field_obj.serialize(name, obj, accessor=self.get_attribute)
+                if value is not missing:
+                    out[key] = value
+                continue
+            value = getattr(obj, attr, missing)
+            if value is missing:
+                value = field_obj.serialize(name, obj, accessor=self.get_attribute)
+                if value is not missing:
+                    out[key] = value
+                continue
+            out[key] = None if value is None else fmt(value)
+        return out
+
+
+def fast_format(formatter):
+    """Mark a field class whose ``_serialize(value)`` is ``formatter(value)`` for any value
+    but None (which dumps as None): the base Schema then calls it directly."""
+    def mark(cls):
+        cls.portal_fast_format = staticmethod(formatter)
+        return cls
+    return mark
+
+
+def _plain_number(field):
+    return None if field.as_string else int
+
+
+def _iso_date(field):
+    return None if field.format not in (None, "iso") else _date_isoformat
+
+
+def _date_isoformat(value):
+    return value.isoformat()
+
+
+_PLAIN = {fields.String: lambda field: utils.ensure_text_type,
+          fields.Integer: _plain_number,
+          fields.Date: _iso_date}
+
+
+def _plan_field(name, field):
+    """(JSON key, attribute, formatter or None, field name, field) for one dumped field."""
+    key = field.data_key if field.data_key is not None else name
+    attr = field.attribute or name
+    fmt = None
+    if "." not in attr and getattr(field, "_CHECK_ATTRIBUTE", True):
+        kind = type(field)
+        if kind in _PLAIN:
+            fmt = _PLAIN[kind](field)
+        elif "portal_fast_format" in kind.__dict__:
+            fmt = kind.portal_fast_format
+    return key, attr, fmt, name, field
 
 
 class NotBlank(validate.Validator):

@@ -1,6 +1,7 @@
 """One SSE connection: subscribe, replay after Last-Event-ID, then live events and pings."""
 import logging
 import os
+import resource
 import threading
 import time
 
@@ -11,7 +12,7 @@ from portal.auth.tokens import is_session_revoked
 from portal.errors import TokenRevoked
 from portal.events import sse
 from portal.events.audience import visible
-from portal.events.hub import Hub, TooManyStreams
+from portal.events.hub import Hub, StreamsFull, TooManyStreams
 from portal.events.metrics import metrics
 from portal.events.redis_stream import stream_key
 
@@ -31,11 +32,30 @@ def get_hub(app=None) -> Hub:
                     key = stream_key()
                 hub = Hub(config["REDIS_URL"], key, queue_size=config["SSE_QUEUE_SIZE"],
                           max_per_user=config["SSE_MAX_STREAMS_PER_USER"],
+                          max_streams=max_streams_per_worker(config),
+                          busy_retry_s=config["SSE_BUSY_RETRY_AFTER_S"],
                           block_ms=config["SSE_READ_BLOCK_MS"],
                           freeze_gc=config["SSE_GC_FREEZE"],
                           refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"])
                 app.extensions["event_hub"] = hub
     return hub
+
+
+def max_streams_per_worker(config) -> int:
+    """SSE_MAX_STREAMS_PER_WORKER, or what the process can hold less a reserve for the API.
+
+    Every stream holds a socket; when streams take all of the worker's connections (or its
+    descriptors), the request that fires an event can no longer be accepted. The default keeps
+    SSE_API_RESERVE of them free: ``min(GUNICORN_WORKER_CONNECTIONS, open-file limit) − reserve``.
+    """
+    explicit = config.get("SSE_MAX_STREAMS_PER_WORKER") or 0
+    if explicit > 0:
+        return explicit
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    room = config["GUNICORN_WORKER_CONNECTIONS"]
+    if files != resource.RLIM_INFINITY:
+        room = min(room, files)
+    return max(room - config["SSE_API_RESERVE"], 1)
 
 
 def open_stream(principal, last_event_id=None, sock=None, wire=None):
@@ -44,7 +64,7 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
     hub = get_hub()
     try:
         sub = hub.subscribe(principal, sock, wire)
-    except TooManyStreams:
+    except (TooManyStreams, StreamsFull):
         if is_session_revoked(principal.session_id):
             raise TokenRevoked() from None  # 401 before 429: a logged-out token is simply refused
         raise

@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from portal.errors import DomainError
+from portal.errors import DomainError, ServerBusy
 from portal.events import audience, sse
 from portal.events.subscriber import Subscriber
 from portal.events.metrics import metrics
@@ -28,15 +28,22 @@ class TooManyStreams(DomainError):
     message = "Too many open event streams for this user; close one and retry."
 
 
+class StreamsFull(ServerBusy):
+    """This process holds its cap of streams: the descriptors left are the API's."""
+
+    message = "This server holds as many event streams as it may; retry shortly."
+
+
 class Hub:
     """Reads the stream with one connection; dispatches to local subscribers by audience."""
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
-                 block_ms=5000, batch=500, freeze_gc=True, command_connections=50,
-                 refreeze_s=5.0, sweep_s=300.0, read=True):
+                 max_streams=None, busy_retry_s=5, block_ms=5000, batch=500, freeze_gc=True,
+                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
+        self.max_streams, self.busy_retry_s = max_streams, busy_retry_s
         self.block_ms = block_ms
         self.batch = batch
         self.freeze_gc = freeze_gc
@@ -64,9 +71,13 @@ class Hub:
 
     # -- subscribers -------------------------------------------------------------------------
     def subscribe(self, principal, sock=None, wire=None) -> Subscriber:
-        """Register a stream for this principal (429 over the per-user cap); starts the reader."""
+        """Register a stream for this principal (429 over the per-user cap, 503 over the
+        process's cap); starts the reader."""
         self.ensure_started()
         with self._lock:
+            if self.max_streams is not None and self.count >= self.max_streams:
+                metrics.inc("rejected")
+                raise StreamsFull(retry_after=self.busy_retry_s)
             if self.streams_of(principal.user_id) >= self.max_per_user:
                 metrics.inc("rejected")
                 raise TooManyStreams()

@@ -1,4 +1,5 @@
 """Token validation: expired, forged, wrong type, refresh, cookies with CSRF, rate limiting."""
+import time
 from datetime import timedelta
 
 import jwt as pyjwt
@@ -26,6 +27,30 @@ def test_expired_token_is_401(app, client, demo):
     response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "token_expired"
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(app, client, demo):
+    """Each token's signature is verified once per process; its expiry is checked every time."""
+    with app.app_context():
+        token = create_access_token(identity=demo["users"]["tenant"],
+                                    additional_claims={"role": "TENANT", "sid": "s-expiring"},
+                                    expires_delta=timedelta(seconds=2))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/notifications/unread-count", headers=headers).status_code == 200
+    assert client.get("/api/notifications/unread-count", headers=headers).status_code == 200
+    time.sleep(3)
+    response = client.get("/api/notifications/unread-count", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_expired"
+
+
+def test_a_token_altered_after_one_was_accepted_is_refused(client, demo):
+    token = _login(client).get_json()["accessToken"]
+    head, payload, signature = token.split(".")
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    altered = ".".join((head, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")))
+    response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {altered}"})
+    assert response.status_code == 401
 
 
 def test_forged_token_is_401(client, demo):

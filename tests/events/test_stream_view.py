@@ -301,3 +301,48 @@ def test_a_logged_out_token_over_the_stream_cap_is_refused_as_revoked(sse, sse_a
     assert sse.head("/api/events", headers=headers).status_code == 401
     for stream in streams:
         stream.close()
+
+
+@pytest.fixture(scope="module")
+def capped_app(app, database_url, redis_url):
+    """An app whose process holds at most two streams (whoever opens them)."""
+    capped = create_app("testing", config_for(
+        database_url, redis_url, REDIS_PREFIX="ssecap:", SSE_MAX_STREAMS_PER_WORKER=2,
+        SSE_MAX_STREAMS_PER_USER=10, SSE_BUSY_RETRY_AFTER_S=7, SSE_READ_BLOCK_MS=300,
+        SSE_GC_FREEZE=False))
+    yield capped
+    hub = capped.extensions.get("event_hub")
+    if hub:
+        hub.stop()
+
+
+def test_a_full_worker_answers_503_server_busy_with_retry_after_and_keeps_serving_the_api(
+        capped_app):
+    client = capped_app.test_client()
+    landlord, tenant = login_as(client, "landlord"), login_as(client, "tenant")
+    streams = [open_stream(client, landlord)[1], open_stream(client, tenant)[1]]
+    refused = client.get("/api/events", headers=tenant)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "7"
+    assert refused.get_json()["error"]["code"] == "server_busy"
+    # Without a token the answer is still 401: a full worker tells strangers nothing more.
+    stranger = capped_app.test_client()  # no cookies from the logins above
+    assert stranger.get("/api/events").status_code == 401
+    # The API is answered while the streams hold the worker's share.
+    assert client.get("/api/notifications/unread-count", headers=landlord).status_code == 200
+    streams[0].close()
+    response, again = open_stream(client, tenant)
+    assert response.status_code == 200
+    for stream in (streams[1], again):
+        stream.close()
+    assert get_hub(capped_app).count == 0
+
+
+def test_the_default_cap_leaves_the_api_reserve_below_the_worker_connections():
+    from portal.events.connection import max_streams_per_worker
+    config = {"SSE_MAX_STREAMS_PER_WORKER": 0, "GUNICORN_WORKER_CONNECTIONS": 15000,
+              "SSE_API_RESERVE": 1000}
+    import resource
+    files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert max_streams_per_worker(config) == max(min(15000, files) - 1000, 1)
+    assert max_streams_per_worker({**config, "SSE_MAX_STREAMS_PER_WORKER": 5}) == 5
