@@ -20,6 +20,11 @@ def _env(name, default, cast=str):
     return cast(raw)
 
 
+def _list(raw: str) -> list:
+    """A comma-separated setting as a list, blanks dropped."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
 def _database_url(default):
     url = _env("DATABASE_URL", default)
     # SQLAlchemy needs an explicit driver for psycopg 3.
@@ -63,8 +68,20 @@ class BaseConfig:
     JWT_ACCESS_COOKIE_PATH = "/"
     JWT_REFRESH_COOKIE_PATH = "/api/auth/"
 
+    # Cross-origin use of /api/ (Flask-Cors): only these origins ("https://app.example.com"),
+    # comma-separated; none by default. Listed origins may send cookies (credentials).
+    CORS_ORIGINS = _env("CORS_ORIGINS", [], _list)
+    CORS_RESOURCES = r"/api/*"
+    CORS_SUPPORTS_CREDENTIALS = True
+    CORS_METHODS = ["GET", "HEAD", "POST", "PATCH", "OPTIONS"]
+    CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-CSRF-TOKEN",
+                          "Last-Event-ID", "Prefer", "Webhook-Signature"]
+    CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "Retry-After", "Preference-Applied", "Allow"]
+    CORS_MAX_AGE = 600
+
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
-    RATELIMIT_HEADERS_ENABLED = True
+    # Retry-After goes on the 429 only (portal/errors.py), not on every login answer.
+    RATELIMIT_HEADERS_ENABLED = False
 
     PAYMENT_WEBHOOK_SECRET = _env("PAYMENT_WEBHOOK_SECRET", "whsec_dev_secret")
     # Stripe's endpoint secret (whsec_…; several comma-separated during a rotation). Empty:
@@ -179,9 +196,14 @@ class BaseConfig:
 
     API_TITLE = "Tenant–Landlord Portal"
     API_VERSION = "1.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
+    # The reference page at /api/docs; its files come from the app (portal/openapi/reference.py).
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+    # No validator badge: it would ask a server elsewhere to validate the description.
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
 
 
 class DevelopmentConfig(BaseConfig):

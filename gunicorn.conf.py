@@ -1,6 +1,9 @@
 """gunicorn settings for the web process, read from the portal's configuration."""
 import gc
+import json
 import resource
+
+from gunicorn import util
 
 from config import get_config
 
@@ -17,6 +20,39 @@ graceful_timeout = 10
 keepalive = 5
 accesslog = None
 control_socket_disable = True
+
+# Requests gunicorn refuses itself, before the app sees them. The request line may be as long
+# as gunicorn allows (8190 bytes): the longest query the API describes (a 500-character cursor
+# and a 40-character id, percent-encoded UTF-8: under 6,700 bytes) reaches the app, which
+# answers it in JSON. At most 100 header fields of at most 8190 bytes each.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+_REFUSALS = {
+    400: ("bad_request", "The request is not valid HTTP."),
+    403: ("forbidden", "The request is forbidden."),
+    414: ("uri_too_long", f"The request line is longer than {limit_request_line} bytes."),
+    417: ("expectation_failed", "Only Expect: 100-continue is supported."),
+    431: ("headers_too_large", f"More than {limit_request_fields} header fields, or one "
+                               f"longer than {limit_request_field_size} bytes."),
+    501: ("not_implemented", "This transfer coding is not supported."),
+}
+
+
+def write_json_error(sock, status_int, reason, _mesg):
+    """gunicorn's own error answers (bad request line, 414, 431, ...) in the API's JSON error
+    shape instead of its HTML page; the connection closes as gunicorn's page does."""
+    code, message = _REFUSALS.get(status_int,
+                                  ("internal_error", "Something went wrong on our side."))
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# The one function gunicorn writes those answers with (its workers call util.write_error).
+util.write_error = write_json_error
 
 
 def on_starting(server):

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from portal.extensions import api, db, jwt, limiter, migrate, redis_client
+from portal.extensions import api, cors, db, jwt, limiter, migrate, redis_client
 
 
 def create_app(config_name=None, overrides=None) -> Flask:
@@ -61,6 +61,7 @@ def register_extensions(app):
     jwt.init_app(app)
     tokens.init_app(app)
     limiter.init_app(app)
+    cors.init_app(app)
     redis_client.init_app(app)
     api.init_app(app)
     http.init_app(app)  # before idempotency: a malformed body never claims a key

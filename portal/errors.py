@@ -1,10 +1,12 @@
 """The DomainError family and the one error handler: the JSON shape under /api/, an HTML page
 (rendered by the web area) everywhere else."""
 import logging
+import time
 
 import redis
 from flask import current_app, jsonify, make_response, request
 from flask_jwt_extended.exceptions import CSRFError
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import (IntegrityError, InterfaceError, OperationalError,
                             PendingRollbackError, TimeoutError as PoolTimeout)
 from werkzeug.exceptions import HTTPException
@@ -111,7 +113,8 @@ def _http_error(exc: HTTPException):
         details = details or messages
     code = _HTTP_CODES.get(status, "http_error")
     if status == 422:
-        message = "The request body is not valid."
+        where = "query string" if isinstance(messages, dict) and "query" in messages else "body"
+        message = f"The request {where} is not valid."
     elif status == 429:
         message = "Too many requests; slow down and retry later."
     elif status == 413:
@@ -125,7 +128,18 @@ def _http_error(exc: HTTPException):
     response = answer(status, code, message, details)
     if status == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if isinstance(exc, RateLimitExceeded):
+        response.headers["Retry-After"] = str(_retry_after())
     return response
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit's window lets the client in again. Set here, on the
+    429 only: Flask-Limiter's own headers (RATELIMIT_HEADERS_ENABLED) would put Retry-After
+    on every answer of a limited route, a successful login included."""
+    from portal.extensions import limiter
+    limit = limiter.current_limit
+    return max(1, int(limit.reset_at - time.time()) + 1) if limit else 1
 
 
 def register_errorhandlers(app):

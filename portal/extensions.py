@@ -1,6 +1,9 @@
 """Unbound extension singletons; each is bound to an app in create_app()."""
+from http import HTTPStatus
+
 import redis
 from flask import current_app
+from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -9,6 +12,8 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
+from portal.openapi.converter import PortalMarshmallowPlugin
+from portal.openapi.operations import OperationsPlugin, error_response
 from portal.schemas import ErrorSchema
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -26,22 +31,38 @@ jwt = JWTManager()
 
 
 class PortalApi(Api):
-    """flask-smorest's Api, documenting errors in the portal's own shape."""
+    """flask-smorest's Api, describing the portal's conventions in /api/openapi.json: errors in
+    the portal's own shape, exact numbers, what each operation needs (portal/openapi/)."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def init_app(self, app, *args, **kwargs):
-        """Bind to the app and describe how callers authenticate."""
-        super().init_app(app, *args, **kwargs)
+    def init_app(self, app, *, spec_kwargs=None):
+        """Bind to the app, describe how callers authenticate, serve the reference page's files."""
+        from portal.openapi import reference
+        spec_kwargs = {"marshmallow_plugin": PortalMarshmallowPlugin(),
+                       "extra_plugins": [OperationsPlugin(app)], **(spec_kwargs or {})}
+        super().init_app(app, spec_kwargs=spec_kwargs)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
         self.spec.components.security_scheme(
             "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "access_token_cookie"})
-        self.spec.options["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+        app.register_blueprint(reference.blp)
+
+    def _register_responses(self):
+        """One response component per error status, saying which codes it carries."""
+        for status in HTTPStatus:
+            if status >= 400:
+                self.spec.components.response(
+                    status.name, error_response(status, self.ERROR_SCHEMA), lazy=True)
+        self.spec.components.response("DEFAULT_ERROR", {
+            "description": "Any other error, in the same shape.",
+            "content": {"application/json": {"schema": self.ERROR_SCHEMA}}}, lazy=True)
 
 
 api = PortalApi()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Reads its settings from the app's CORS_* config (config.py).
+cors = CORS()
 
 
 class RedisClient:

@@ -1,12 +1,12 @@
 """How values look in JSON, as marshmallow fields: exact numbers and money (never a float on
 the way in), UTC timestamps with ``Z``, dates as YYYY-MM-DD."""
+import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from marshmallow import fields
 
 from portal.money import money_json, places
-
 
 def iso(value):
     """Format a datetime as UTC ISO 8601 with ``Z`` (dates as YYYY-MM-DD); None stays None."""
@@ -22,17 +22,16 @@ def iso(value):
         return value.isoformat()
     raise TypeError(f"not a date: {value!r}")
 
-
 class Timestamp(fields.DateTime):
     """A stored naive-UTC datetime, written as ISO 8601 with ``Z`` (``2025-11-06T09:00:00Z``)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(value)
 
-
-class ExactNumber(fields.Field):
+class ExactNumber(fields.Decimal):
     """A JSON number read as an exact Decimal (strings, booleans, NaN and Infinity are refused)
-    and written as a JSON number."""
+    and written as a JSON number. Described as ``type: number`` with ``multipleOf`` 10^-places
+    (portal/openapi/converter.py)."""
 
     default_error_messages = {
         "invalid": "Must be a JSON number.",
@@ -43,7 +42,6 @@ class ExactNumber(fields.Field):
     def __init__(self, max_places: int, **kwargs):
         super().__init__(**kwargs)
         self.max_places = max_places
-        self.metadata.setdefault("type", "number")
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else float(value)
@@ -58,7 +56,6 @@ class ExactNumber(fields.Field):
         if places(number) > self.max_places:
             raise self.make_error("places", places=self.max_places)
         return number
-
 
 class Money(ExactNumber):
     """A money amount: a JSON number with at most 2 decimals, exact in and out."""
@@ -79,3 +76,14 @@ class JsonBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+class WholeNumber(fields.Integer):
+    """A JSON integer. ``3.0`` is the same number (JSON Schema counts it an integer, and so do
+    generated clients); ``3.5``, ``"3"`` and booleans are refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)

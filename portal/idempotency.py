@@ -184,9 +184,10 @@ def _take_over(row_id) -> bool:
         .with_for_update(skip_locked=True)).scalar_one_or_none()
     if free is None:
         db.session.rollback()
-        held = db.session.get(IdempotencyKey, row_id)
+        state = db.session.execute(sa.select(IdempotencyKey.state).where(
+            IdempotencyKey.id == row_id)).scalar_one_or_none()
         db.session.rollback()
-        return held is None or held.state != "IN_FLIGHT"  # gone or answered: claim again
+        return state != "IN_FLIGHT"  # gone or answered meanwhile: claim again
     db.session.execute(sa.delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
     db.session.commit()
     return True

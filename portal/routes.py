@@ -1,5 +1,7 @@
 """Marks on views, read by the request hooks: a route says what it needs where it is defined
-(``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths elsewhere."""
+(``@public``, ``@raw_body``, ``@no_idempotency`` under ``@blp.route``), not in a list of paths
+elsewhere. The same marks tell /api/openapi.json what each operation needs
+(portal/openapi/operations.py)."""
 from flask import current_app, request
 
 _ATTRIBUTE = "portal_marks"
@@ -21,9 +23,16 @@ upload = _mark("upload")
 upload.__doc__ = ("The view takes a multipart file upload: its body limit is UPLOAD_MAX_BYTES (plus "
                   "room for the form's framing) instead of MAX_CONTENT_LENGTH, and the body is "
                   "not JSON.")
+public = _mark("public")
+public.__doc__ = "No access token is needed (every other operation needs one)."
+
+
+def marks_of(view) -> frozenset:
+    """The marks a view function carries."""
+    return frozenset(getattr(view, _ATTRIBUTE, ()))
 
 
 def marked(name: str) -> bool:
     """Whether the view this request is routed to carries the mark ``name``."""
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return name in getattr(view, _ATTRIBUTE, ())
+    return name in marks_of(view)

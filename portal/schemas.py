@@ -1,6 +1,6 @@
 """Base schemas shared by every area: camelCase JSON over snake_case Python, strict input,
 list envelopes, the error shape."""
-from marshmallow import RAISE, Schema as _Schema, fields
+from marshmallow import RAISE, Schema as _Schema, ValidationError, fields, validate
 
 
 def camelcase(name: str) -> str:
@@ -17,6 +17,15 @@ class Schema(_Schema):
         field_obj.data_key = camelcase(field_obj.data_key or field_name)
 
 
+class NotBlank(validate.Validator):
+    """Text with something besides whitespace (described as a pattern in /api/openapi.json)."""
+
+    def __call__(self, value):
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+        return value
+
+
 class InputSchema(Schema):
     """Request bodies: unknown fields are refused (422), so typos never pass silently."""
 
@@ -27,7 +36,7 @@ class InputSchema(Schema):
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
-    details = fields.Dict()
+    details = fields.Dict(metadata={"optional": True})
 
 
 class ErrorSchema(Schema):

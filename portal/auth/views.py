@@ -11,13 +11,16 @@ from portal.auth.schemas import (AccessTokenSchema, LoginSchema, LogoutSchema, R
 from portal.auth.throttle import login_throttle
 from portal.auth.tokens import issue_tokens, set_session_cookies, user_claims
 from portal.errors import Unauthorized
-from portal.routes import no_idempotency
+from portal.openapi.operations import CSRF_TOKEN
+from portal.routes import no_idempotency, public
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login and tokens")
 
 
 @blp.route("/login", methods=["POST"])
+@public
 @no_idempotency
+@blp.doc(responses={"401": "UNAUTHORIZED", "429": "TOO_MANY_REQUESTS"})
 @login_throttle
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
@@ -29,7 +32,9 @@ def login(body):
 
 
 @blp.route("/refresh", methods=["POST"])
+@public
 @no_idempotency
+@blp.doc(responses={"401": "UNAUTHORIZED"}, parameters=[CSRF_TOKEN])
 @blp.arguments(RefreshSchema)
 @blp.response(200, AccessTokenSchema)
 def refresh(body):

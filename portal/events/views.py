@@ -8,12 +8,18 @@ from portal.auth.principal import current_principal
 from portal.errors import Forbidden
 from portal.events import connection, wire
 from portal.events.metrics import metrics
+from portal.openapi.operations import LAST_EVENT_ID
 
 blp = Blueprint("events", __name__, url_prefix="/api", description="Live events")
 
 _STREAM_DOC = {"responses": {"200": {
     "description": "A text/event-stream of the events the caller may see (docs/events.md).",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}}
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    "429": "TOO_MANY_REQUESTS"},
+    "parameters": [LAST_EVENT_ID, {
+        "in": "query", "name": "lastEventId", "required": False,
+        "schema": {"type": "string"},
+        "description": "The same as Last-Event-ID, for clients that cannot set headers."}]}
 
 
 @blp.route("/events", methods=["GET"])

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
 
-from portal.fields import ExactNumber, Money, Timestamp
+from portal.fields import ExactNumber, Money, Timestamp, WholeNumber
 from portal.finance.models import INVOICE_STATUSES
 from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
@@ -49,7 +49,7 @@ class PaymentListArgsSchema(PageArgsSchema):
     invoice_id = fields.String(load_default=None, validate=validate.Length(max=40))
 
 
-class WebhookPaymentSchema(Schema):
+class WebhookPaymentSchema(InputSchema):
     """The provider's body; fields it adds beyond these are ignored."""
 
     class Meta:
@@ -114,21 +114,24 @@ class WebhookInvoiceOutSchema(Schema):
 
 
 class WebhookResultSchema(Schema):
-    """200 (processed) or 202 (queued) answer to a webhook delivery."""
+    """200 (processed: payment and invoice) or 202 (queued: status and deliveryId) answer to a
+    webhook delivery."""
 
     success = fields.Boolean()
     duplicate = fields.Boolean()
-    payment = fields.Nested(WebhookPaymentOutSchema)
-    invoice = fields.Nested(WebhookInvoiceOutSchema)
-    status = fields.String()
-    delivery_id = fields.String()
-    ignored = fields.Boolean(metadata={"description": "A Stripe event type we do not act on"})
-    refund = fields.Dict(metadata={"description": "A refund waiting for its payment"})
+    payment = fields.Nested(WebhookPaymentOutSchema, metadata={"optional": True})
+    invoice = fields.Nested(WebhookInvoiceOutSchema, metadata={"optional": True})
+    status = fields.String(metadata={"optional": True})
+    delivery_id = fields.String(metadata={"optional": True})
+    ignored = fields.Boolean(metadata={"optional": True,
+                                       "description": "A Stripe event type we do not act on"})
+    refund = fields.Dict(metadata={"optional": True,
+                                   "description": "A refund waiting for its payment"})
 
 
 class RentBillingInputSchema(InputSchema):
-    due_day = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=28))
-    lead_days = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=28))
+    due_day = WholeNumber(required=True, validate=validate.Range(min=1, max=28))
+    lead_days = WholeNumber(load_default=None, validate=validate.Range(min=0, max=28))
     enabled = fields.Boolean(required=True)
 
 
@@ -140,16 +143,13 @@ class RentBillingSchema(Schema):
 
 
 class LateFeePolicyInputSchema(InputSchema):
-    grace_days = fields.Integer(strict=True, required=True,
+    """Neither flat nor percent (or both 0) is a policy that adds no fee."""
+
+    grace_days = WholeNumber(required=True,
                                 validate=validate.Range(min=0, max=365))
     flat = Money(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
     percent = ExactNumber(2, load_default=None, allow_none=True,
                           validate=validate.Range(min=0, max=100))
-
-    @validates_schema
-    def _some_fee(self, data, **_kwargs):
-        if data.get("flat") is None and data.get("percent") is None:
-            raise ValidationError("Give flat, percent or both.", "flat")
 
 
 class LateFeePolicySchema(Schema):

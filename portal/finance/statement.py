@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.finance.models import Invoice, InvoiceLine, Payment, Refund
+from portal.finance.models import Invoice, Payment, Refund
 from portal.finance.rent import visible_tenancy
 from portal.money import to_cents
 

@@ -32,7 +32,7 @@ def set_billing(body, tenancy_id):
 @_finance_role
 @blp.arguments(StatementArgsSchema, location="query")
 @blp.response(200, StatementSchema)
-@blp.doc(responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+@blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 def get_statement(args, tenancy_id):
     """Every charge, fee, payment and refund with a running balance; CSV with Accept: text/csv."""
     result = statement.tenancy_statement(caller(), tenancy_id, args["from_"], args["to"])

@@ -9,11 +9,12 @@ from webargs import core
 
 from portal.auth.principal import authenticated, caller
 from portal.finance import late_fees, payment_intake, service
-from portal.routes import no_idempotency, raw_body
+from portal.routes import no_idempotency, public, raw_body
 from portal.finance.schemas import (InvoiceCreateSchema, InvoiceListArgsSchema, InvoiceListSchema,
                                     InvoiceSchema, LateFeePolicyInputSchema,
                                     LateFeePolicySchema, PaymentListArgsSchema,
-                                    PaymentListSchema, VoidSchema, WebhookResultSchema)
+                                    PaymentListSchema, VoidSchema, WebhookPaymentSchema,
+                                    WebhookResultSchema)
 
 
 class ExactJsonParser(FlaskParser):
@@ -124,11 +125,13 @@ _PREFER = {"in": "header", "name": "Prefer", "schema": {"type": "string"},
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@public
 @raw_body
 @no_idempotency
 @blp.response(200, WebhookResultSchema)
 @blp.alt_response(202, schema=WebhookResultSchema)
-@blp.doc(security=[], parameters=[
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": WebhookPaymentSchema}}}, responses={"401": "UNAUTHORIZED"}, parameters=[
     {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
      "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
     _PREFER])
@@ -138,11 +141,14 @@ def webhook():
 
 
 @blp.route("/payments/webhook/stripe", methods=["POST"])
+@public
 @raw_body
 @no_idempotency
 @blp.response(200, WebhookResultSchema)
 @blp.alt_response(202, schema=WebhookResultSchema)
-@blp.doc(security=[], parameters=[
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "description": "A Stripe event object"}}}},
+    responses={"401": "UNAUTHORIZED"}, parameters=[
     {"in": "header", "name": "Stripe-Signature", "schema": {"type": "string"},
      "description": "Stripe's signature (STRIPE_WEBHOOK_SECRET)"}, _PREFER])
 def stripe_webhook():

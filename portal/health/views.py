@@ -1,9 +1,11 @@
 """GET /api/health: 200 when the database and Redis answer and a worker consumes, else 503."""
 from flask import jsonify
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from portal.health.service import check
+from portal.routes import public
+from portal.schemas import Schema
 
 blp = Blueprint("health", __name__, url_prefix="/api", description="Liveness")
 
@@ -16,6 +18,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("/health", methods=["GET"])
+@public
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema)
 def health():

@@ -1,27 +1,22 @@
 """Ticket request and response bodies."""
 import json
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from portal.fields import JsonBoolean, Money, Timestamp
 from portal.money import MAX_AMOUNT
 from portal.pagination import PageArgsSchema
-from portal.schemas import InputSchema, Schema, page_schema
+from portal.schemas import InputSchema, NotBlank, Schema, page_schema
 from portal.tickets.state import PRIORITIES, STATUSES
-
-
-def _not_blank(value):
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
 
 
 class TicketCreateSchema(InputSchema):
     property_id = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), NotBlank()])
     category = fields.String(load_default=None, allow_none=True,
                              validate=validate.Length(max=50))
     description = fields.String(required=True,
-                                validate=[validate.Length(min=1, max=10000), _not_blank])
+                                validate=[validate.Length(min=1, max=10000), NotBlank()])
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
 
 

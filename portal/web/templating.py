@@ -12,13 +12,15 @@ from portal.web.session import csrf_token
 
 # The pages of each role, in the header's order (the bell links to the notifications).
 NAV = {
-    "TENANT": (("web.board", "My requests"), ("web.new_ticket", "Report a problem"),
+    "TENANT": (("web.board", "Requests"), ("web.new_ticket", "Report a problem"),
                ("web.invoices", "Invoices"), ("web.statement", "Statement")),
     "LANDLORD": (("web.board", "Maintenance"), ("web.invoices", "Invoices"),
                  ("web.statement", "Statements"), ("web.billing", "Billing")),
     "CONTRACTOR": (("web.board", "Jobs"),),
     "OPS": (("web.board", "Maintenance"),),
 }
+
+
 def status_label(code) -> str:
     """IN_PROGRESS → In progress (the badge's text; its colour is the CSS's)."""
     return (code or "").replace("_", " ").capitalize()

@@ -24,9 +24,13 @@ def _see_other(endpoint, **values):
     return redirect(url_for(endpoint, **values), code=303)
 
 
+FIX_FIELDS = "Please check the fields marked below."
+
+
 def _refused(template, exc, context) -> tuple:
     """A form that could not be taken: the same page again, its messages, the error's status."""
-    return render_template(template, **context, errors=exc.details or {}, error=exc.message,
+    message = FIX_FIELDS if isinstance(exc, ValidationFailed) and exc.details else exc.message
+    return render_template(template, **context, errors=exc.details or {}, error=message,
                            form=request.form), exc.status
 
 

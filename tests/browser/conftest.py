@@ -4,6 +4,7 @@ with gevent workers, a Celery worker and beat, a private Redis, this run's datab
 Skipped, saying so, when there is no Chromium (``apt-get install chromium``)."""
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tests.integration.events_stack import running_stack
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCRATCH = Path(tempfile.gettempdir()) / "portal-browser-screenshots"
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 860}
 PASSWORD = "password123"
@@ -105,5 +107,8 @@ def never_reloaded(page) -> bool:
 
 
 def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Take a full-page screenshot; into docs/screenshots/ with UPDATE_SCREENSHOTS=1 (so that
+    an ordinary run leaves the tracked pictures alone), else beside the test's other files."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -119,6 +119,12 @@ def test_the_whole_workflow_through_pages_keeps_every_party_live(portals):
     report(portals.open("tenant", viewport=PHONE, path="/tickets/new"), "No hot water", None,
            "URGENT")
     expect(landlord.get_by_text("No hot water")).to_be_visible(**LIVE)
+    cells = [landlord.locator(".row", has_text="No hot water").locator(name).bounding_box()
+             for name in (".row__title", ".row__property", ".row__priority", ".row__status",
+                          ".row__age")]
+    # At desktop width a row is one line of columns, in the headers' order.
+    assert [c["x"] for c in cells] == sorted(c["x"] for c in cells)
+    assert all(a["x"] + a["width"] <= b["x"] for a, b in zip(cells, cells[1:]))
     screenshot(landlord, "landlord-board-desktop")
     landlord.set_viewport_size(PHONE)
     screenshot(landlord, "landlord-board-375")

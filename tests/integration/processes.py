@@ -82,11 +82,16 @@ def request(base, method, path, body=None, headers=None, timeout=10):
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def wait_for_web(base, timeout=60):
+def wait_for_web(base, timeout=60, worker=True):
     """Wait until the web process answers its health check with 200 (database, Redis and a
-    consuming worker all up: a worker's first heartbeat follows its start-up)."""
-    return wait_until(lambda: request(base, "GET", "/api/health", timeout=5)[0] == 200,
-                      timeout=timeout, what=f"{base}/api/health")
+    consuming worker all up: a worker's first heartbeat follows its start-up). ``worker=False``
+    for a web process started alone: its database and Redis up is enough."""
+    def ready():
+        status, body = request(base, "GET", "/api/health", timeout=5)
+        if worker:
+            return status == 200
+        return isinstance(body, dict) and body.get("db") == body.get("redis") == "ok"
+    return wait_until(ready, timeout=timeout, what=f"{base}/api/health")
 
 
 __all__ = ["ExitStack", "process_env", "procfile_command", "web", "worker", "beat", "request",
