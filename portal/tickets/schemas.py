@@ -84,7 +84,7 @@ class TimelineEntrySchema(Schema):
 
 
 class CommentCreateSchema(InputSchema):
-    body = fields.String(required=True, validate=[validate.Length(min=1, max=5000), _not_blank])
+    body = fields.String(required=True, validate=[validate.Length(min=1, max=5000), NotBlank()])
     internal = JsonBoolean(load_default=False)
 
 
