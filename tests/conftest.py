@@ -4,6 +4,7 @@ The database is SQLite in a temporary folder, or a fresh PostgreSQL database whe
 TEST_DATABASE_URL points at a server (CI). Each test starts from the seeded demo data.
 """
 import os
+import shutil
 import uuid
 
 import pytest
@@ -73,7 +74,8 @@ def app(database_url, redis_url, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def clean(request, redis_url):
-    """After each test: every row but the seeded ones goes, and Redis is emptied."""
+    """After each test: every row but the seeded ones goes, the upload folder and Redis are
+    emptied."""
     yield
     if "app" not in request.fixturenames:
         redis.Redis.from_url(redis_url).flushall()
@@ -88,6 +90,7 @@ def clean(request, redis_url):
                     conn.execute(table.delete().where(table.c.id.not_in(seeded[table.name])))
                 else:
                     conn.execute(table.delete())
+    shutil.rmtree(app.config["UPLOAD_DIR"], ignore_errors=True)
     redis.Redis.from_url(redis_url).flushall()
 
 

@@ -32,11 +32,8 @@ def png_bytes(size=(64, 48), mode="RGB") -> bytes:
 
 @pytest.fixture
 def upload_dir(app):
-    """The storage folder as a Path; emptied after each test."""
-    root = Path(app.config["UPLOAD_DIR"])
-    yield root
-    for path in sorted(root.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
+    """The storage folder as a Path (emptied after every test by the suite's clean-up)."""
+    return Path(app.config["UPLOAD_DIR"])
 
 
 def stored_files(root: Path) -> list:
