@@ -124,33 +124,35 @@ _PREFER = {"in": "header", "name": "Prefer", "schema": {"type": "string"},
            "description": "respond-async: answer 202 at once"}
 
 
-@blp.route("/payments/webhook", methods=["POST"])
-@public
-@raw_body
-@no_idempotency
-@blp.response(200, WebhookResultSchema)
-@blp.alt_response(202, schema=WebhookResultSchema)
-@blp.doc(requestBody={"required": True, "content": {"application/json": {
-    "schema": WebhookPaymentSchema}}}, responses={"401": "UNAUTHORIZED"}, parameters=[
-    {"in": "header", "name": "Webhook-Signature", "schema": {"type": "string"},
-     "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"},
-    _PREFER])
+def _provider_webhook(path, body_schema, signature_header, signature_doc):
+    """A payment provider's endpoint: no token, the raw body, no Idempotency-Key (the
+    provider's own id deduplicates), answered 200 when applied or 202 when queued."""
+    def decorate(view):
+        for mark in (blp.doc(requestBody={"required": True, "content": {
+                         "application/json": {"schema": body_schema}}},
+                         responses={"401": "UNAUTHORIZED"}, parameters=[
+                         {"in": "header", "name": signature_header,
+                          "schema": {"type": "string"}, "description": signature_doc},
+                         _PREFER]),
+                     blp.alt_response(202, schema=WebhookResultSchema),
+                     blp.response(200, WebhookResultSchema),
+                     no_idempotency, raw_body, public,
+                     blp.route(path, methods=["POST"])):
+            view = mark(view)
+        return view
+    return decorate
+
+
+@_provider_webhook("/payments/webhook", WebhookPaymentSchema, "Webhook-Signature",
+                   "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")
 def webhook():
     """The payment provider's signed notice; stored durably, then applied by a worker."""
     return _receive(payment_intake.GENERIC)
 
 
-@blp.route("/payments/webhook/stripe", methods=["POST"])
-@public
-@raw_body
-@no_idempotency
-@blp.response(200, WebhookResultSchema)
-@blp.alt_response(202, schema=WebhookResultSchema)
-@blp.doc(requestBody={"required": True, "content": {"application/json": {
-    "schema": {"type": "object", "description": "A Stripe event object"}}}},
-    responses={"401": "UNAUTHORIZED"}, parameters=[
-    {"in": "header", "name": "Stripe-Signature", "schema": {"type": "string"},
-     "description": "Stripe's signature (STRIPE_WEBHOOK_SECRET)"}, _PREFER])
+@_provider_webhook("/payments/webhook/stripe",
+                   {"type": "object", "description": "A Stripe event object"},
+                   "Stripe-Signature", "Stripe's signature (STRIPE_WEBHOOK_SECRET)")
 def stripe_webhook():
     """Stripe's own events (payment_intent.succeeded, charge.refunded; others are ignored),
     stored durably, then applied by a worker."""
