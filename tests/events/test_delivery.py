@@ -110,8 +110,20 @@ def test_a_committed_event_is_delivered_without_the_caller_enqueueing_it(ctx, de
     assert db.session.get(OutboxEvent, event_id).stream_id == entries()[0][0]
 
 
+def queued_deliveries(redis_url) -> list:
+    """The event ids of the ``events.deliver`` messages waiting on the real broker's queue."""
+    import base64
+    import redis as redis_py
+    ids = []
+    for raw in redis_py.Redis.from_url(redis_url).lrange("celery", 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == "events.deliver":
+            ids.append(json.loads(base64.b64decode(message["body"]))[0][0])
+    return ids
+
+
 def test_a_rolled_back_event_is_not_enqueued_and_the_next_commit_sends_only_its_own(
-        ctx, demo, celery_worker):
+        ctx, demo, redis_url):
     from portal.auth.principal import Principal
     from portal.events.outbox import record_event
     from portal.auth.models import User
@@ -120,9 +132,6 @@ def test_a_rolled_back_event_is_not_enqueued_and_the_next_commit_sends_only_its_
                         resources=[{"type": "ticket", "id": "tkt_gone"}],
                         audience=[f"landlord:{demo['ll1']}"], version=1).id
     db.session.rollback()
-    kept = ticket_event(demo)
-    assert wait_delivered(kept) is not None
+    kept = ticket_event(demo)  # no worker runs: the messages stay on the broker to be read
     assert db.session.get(OutboxEvent, gone) is None
-    # Only the committed event reached the stream (with its notifications' entries).
-    events = [json.loads(f["d"])["id"] for _id, f in entries() if f["t"] != "notification.created"]
-    assert events == [kept]
+    assert queued_deliveries(redis_url) == [kept]
