@@ -99,7 +99,7 @@ CREATE TABLE bench_ticket_plan AS
   FROM generate_series(1, {TICKETS}) n;
 INSERT INTO tickets (id, landlord_id, tenant_id, property_id, contractor_id, title, category,
                      description, priority, status, quote_amount, quote_notes,
-                     quote_submitted_at, version, created_at, updated_at)
+                     quote_submitted_at, version, created_at, updated_at, due_at)
   SELECT 'tkt_' || substr(md5('ticket' || p.n), 1, 24), l.id, t.id, t.property_id,
          CASE WHEN s.status IN ('OPEN', 'CANCELLED') THEN NULL ELSE f.id END,
          (ARRAY['Leaking tap', 'Boiler not heating', 'Broken window latch', 'Damp in bedroom',
@@ -113,7 +113,10 @@ INSERT INTO tickets (id, landlord_id, tenant_id, property_id, contractor_id, tit
          CASE WHEN s.quoted THEN 80 + (p.n % 40) * 12.5 END,
          CASE WHEN s.quoted THEN 'Parts and two hours of labour.' END,
          CASE WHEN s.quoted THEN p.created_at + interval '2 days' END,
-         p.version, p.created_at, p.created_at + interval '3 days'
+         p.version, p.created_at, p.created_at + interval '3 days',
+         p.created_at + CASE WHEN p.r2 < 0.35 THEN interval '14 days'
+                             WHEN p.r2 < 0.75 THEN interval '7 days'
+                             WHEN p.r2 < 0.95 THEN interval '72 hours' ELSE interval '24 hours' END
   FROM bench_ticket_plan p
   JOIN bench_landlords l ON l.idx = p.landlord_idx
   JOIN bench_tenancies t ON t.landlord_idx = p.landlord_idx AND t.k = p.k

@@ -9,7 +9,7 @@ portal's (base64url of ``[createdAt, id]``), so both servers can be sent the sam
 import base64
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 
 import jwt as pyjwt
 from flask import Flask, jsonify, request
@@ -27,7 +27,9 @@ db = SQLAlchemy(app)
 
 TICKET_COLUMNS = ("id, landlord_id, tenant_id, property_id, contractor_id, title, category, "
                   "description, priority, status, quote_amount, quote_notes, quote_submitted_at, "
-                  "version, created_at, updated_at")
+                  "version, due_at, created_at, updated_at")
+# The statuses in which a ticket is never overdue (the portal's tickets/state.py FINISHED).
+FINISHED = ("COMPLETED", "AUDITED", "CANCELLED")
 INVOICE_COLUMNS = ("id, landlord_id, tenancy_id, number, issue_date, due_date, currency, amount, "
                    "amount_paid, status, created_at")
 
@@ -36,6 +38,10 @@ def iso(value):
     if value is None:
         return None
     return value.isoformat(timespec="milliseconds") + "Z"
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def claims():
@@ -91,6 +97,8 @@ def ticket_json(row):
             "title": row["title"], "category": row["category"],
             "description": row["description"], "priority": row["priority"],
             "status": row["status"], "quote": quote, "version": row["version"],
+            "dueAt": iso(row["due_at"]),
+            "overdue": row["status"] not in FINISHED and row["due_at"] < utcnow(),
             "createdAt": iso(row["created_at"]), "updatedAt": iso(row["updated_at"])}
 
 
