@@ -113,6 +113,8 @@ class BaseConfig:
     SSE_GC_SWEEP_S = _env("SSE_GC_SWEEP_S", 300.0, float)
     # Under gunicorn + gevent the hub writes events straight to parked streams' sockets.
     SSE_DIRECT_WRITES = _env("SSE_DIRECT_WRITES", True, bool)
+    # Open plain GET /api/events requests without Flask's request cycle (portal/events/fast_open.py).
+    SSE_FAST_OPEN = _env("SSE_FAST_OPEN", True, bool)
     METRICS_TOKEN = _env("METRICS_TOKEN", "")
     OUTBOX_RELAY_GRACE_S = _env("OUTBOX_RELAY_GRACE_S", 5.0, float)
     OUTBOX_RELAY_BATCH = _env("OUTBOX_RELAY_BATCH", 200, int)
@@ -195,6 +197,8 @@ class BaseConfig:
 
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)
+    # The open-file limit gunicorn raises itself to where it may (gunicorn.conf.py).
+    OPEN_FILES_LIMIT = _env("OPEN_FILES_LIMIT", 65536, int)
 
     SEED_DEMO_DATA = False
     PASSWORD_HASH_METHOD = _env("PASSWORD_HASH_METHOD", "scrypt")

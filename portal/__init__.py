@@ -107,6 +107,8 @@ def register_hooks(app):
     """Areas that take part in shared machinery register themselves with it."""
     from portal.notifications import delivery
     delivery.init_app(app)  # every delivered event notifies its audience
+    from portal.events.fast_open import FastOpen
+    app.wsgi_app = FastOpen(app, app.wsgi_app)  # plain stream connects skip the request cycle
 
 
 def register_errorhandlers(app):

@@ -1,4 +1,5 @@
 """One SSE connection: subscribe, replay after Last-Event-ID, then live events and pings."""
+import functools
 import logging
 import os
 import resource
@@ -8,15 +9,20 @@ import time
 import redis
 from flask import current_app
 
-from portal.auth.tokens import is_session_revoked
+from portal.auth.tokens import revoked_sessions
 from portal.errors import TokenRevoked
 from portal.events import sse
+from portal.events.batch import Batch
 from portal.events.audience import visible
 from portal.events.hub import Hub, StreamsFull, TooManyStreams
 from portal.events.metrics import metrics
 from portal.events.redis_stream import stream_key
 
 log = logging.getLogger(__name__)
+
+# A stream's response headers, whichever path opened it (views.py, fast_open.py).
+STREAM_HEADERS = (("Cache-Control", "no-store"), ("X-Accel-Buffering", "no"),
+                  ("Content-Type", "text/event-stream; charset=utf-8"))
 
 
 def get_hub(app=None) -> Hub:
@@ -36,9 +42,15 @@ def get_hub(app=None) -> Hub:
                           busy_retry_s=config["SSE_BUSY_RETRY_AFTER_S"],
                           block_ms=config["SSE_READ_BLOCK_MS"],
                           freeze_gc=config["SSE_GC_FREEZE"],
-                          refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"])
+                          refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"],
+                          revoked=Batch(functools.partial(_lookup_revoked, app)))
                 app.extensions["event_hub"] = hub
     return hub
+
+
+def _lookup_revoked(app, session_ids) -> list:
+    with app.app_context():
+        return revoked_sessions(session_ids)
 
 
 def max_streams_per_worker(config) -> int:
@@ -65,13 +77,13 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
     try:
         sub = hub.subscribe(principal, sock, wire)
     except (TooManyStreams, StreamsFull):
-        if is_session_revoked(principal.session_id):
+        if _revoked(hub, principal):
             raise TokenRevoked() from None  # 401 before 429: a logged-out token is simply refused
         raise
     # Revocation is checked here, once subscribed (the view skipped it): a logout before this
     # point is refused now, one after it reaches the stream as its control entry.
     try:
-        revoked = is_session_revoked(principal.session_id)
+        revoked = _revoked(hub, principal)
     except BaseException:  # Redis down: a 503, and the slot must not stay taken
         hub.unsubscribe(sub)
         raise
@@ -86,6 +98,12 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         deadline = principal.expires_at - margin
     return stream_body(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
                      config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
+
+
+def _revoked(hub, principal) -> bool:
+    """Whether the caller's session was logged out (one round trip shared by the streams that
+    open in the same instant; tokens without a session are never accepted)."""
+    return not principal.session_id or hub.revoked(principal.session_id)
 
 
 def replay(conn, key, sub_keys, last_event_id, max_entries, max_frames=None):

@@ -26,12 +26,12 @@ _STREAM_DOC = {"responses": {"200": {
 @blp.doc(**_STREAM_DOC)
 def events():
     """Live events for the caller; header or cookie auth; Last-Event-ID or ?lastEventId= replays."""
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    headers = list(connection.STREAM_HEADERS)
     if request.method == "HEAD":
         current_principal()
         # No body is ever sent, so the server would never notice the client leave: a
         # subscribed HEAD held a stream slot (and a greenlet) until the token expired.
-        return Response(b"", mimetype="text/event-stream", headers=headers)
+        return Response(b"", headers=headers)
     # Revocation is checked once, by open_stream after subscribing (a logout in between is then
     # heard either way): one Redis round trip per connect instead of two.
     principal = current_principal(skip_revocation_check=True)
@@ -41,7 +41,7 @@ def events():
     # ...and, under gevent, lets the hub write events to it directly (portal/events/wire.py).
     direct = wire.for_environ(request.environ) if current_app.config["SSE_DIRECT_WRITES"] else None
     body = connection.open_stream(principal, last_event_id, sock, direct)
-    return Response(body, mimetype="text/event-stream", direct_passthrough=True, headers=headers)
+    return Response(body, direct_passthrough=True, headers=headers)
 
 
 def _scraper_token_ok() -> bool:
