@@ -149,13 +149,19 @@ def revocation_lookups(monkeypatch):
     from portal.auth import service, tokens
     from portal.events import connection
     calls = []
-    real = tokens.is_session_revoked
+    real, real_many = tokens.is_session_revoked, tokens.revoked_sessions
 
     def recorded(session_id):
         calls.append(session_id)
         return real(session_id)
-    for module in (tokens, service, connection):  # the last two imported the function by name
+
+    def recorded_many(session_ids):
+        calls.extend(session_ids)
+        return real_many(session_ids)
+    for module in (tokens, service):  # service imported the function by name
         monkeypatch.setattr(module, "is_session_revoked", recorded)
+    for module in (tokens, connection):  # streams check through connection's batch
+        monkeypatch.setattr(module, "revoked_sessions", recorded_many)
     return calls
 
 

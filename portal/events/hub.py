@@ -39,7 +39,7 @@ class Hub:
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
                  max_streams=None, busy_retry_s=5, block_ms=5000, batch=500, freeze_gc=True,
-                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True):
+                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True, revoked=None):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
@@ -68,6 +68,8 @@ class Hub:
         self._thread = None
         self._stopping = False
         self.read = read  # False: no reader; the caller hands entries to route() itself
+        # session id → logged out? (connection.py's check once a stream is subscribed)
+        self.revoked = revoked
 
     # -- subscribers -------------------------------------------------------------------------
     def subscribe(self, principal, sock=None, wire=None) -> Subscriber:

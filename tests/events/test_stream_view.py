@@ -267,13 +267,13 @@ def test_opening_a_stream_looks_up_the_revocation_once_after_subscribing(sse, ss
     from portal.events import connection as stream_module
     headers = login_as(sse, "landlord")
     hub = get_hub(sse_app)
-    before, counted = hub.count, stream_module.is_session_revoked
+    before, counted = hub.count, stream_module.revoked_sessions
     seen = []
 
-    def watched(session_id):  # subscribed first: a logout from here on reaches the stream
+    def watched(session_ids):  # subscribed first: a logout from here on reaches the stream
         seen.append(hub.count - before)
-        return counted(session_id)
-    monkeypatch.setattr(stream_module, "is_session_revoked", watched)
+        return counted(session_ids)
+    monkeypatch.setattr(stream_module, "revoked_sessions", watched)
     revocation_lookups.clear()
     response, stream = open_stream(sse, headers)
     assert response.status_code == 200 and len(revocation_lookups) == 1 and seen == [1]

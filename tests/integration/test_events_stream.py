@@ -350,3 +350,33 @@ def test_a_raw_http_1_1_stream_stays_well_framed_through_a_big_event_and_a_logou
         answer += _recv(sock)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
     sock.close()
+
+
+def test_a_burst_of_connects_refuses_exactly_the_logged_out_sessions(stack, demo):
+    """Streams opening together share one revocation lookup in each worker (events/batch.py);
+    each must still get its own session's answer."""
+    import threading
+    sessions = [stack.login(name)[1]["accessToken"] for name in USERS]
+    for token in sessions[:2]:
+        assert stack_request(stack, "POST", "/api/auth/logout", token) == 200
+    tokens = [sessions[i % 6] for i in range(48)]  # 8 streams per user: under the cap of 10
+    barrier, clients = threading.Barrier(len(tokens)), [None] * len(tokens)
+
+    def open_one(i):
+        barrier.wait()
+        clients[i] = SSEClient(stack.port, {"Authorization": "Bearer " + tokens[i]})
+    threads = [threading.Thread(target=open_one, args=(i,)) for i in range(len(tokens))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stack.clients.extend(clients)
+    for token, client in zip(tokens, clients):
+        if token in sessions[:2]:
+            assert client.status == 401 and client.body["error"]["code"] == "token_revoked"
+        else:
+            assert client.status == 200
+    event_id, _a = publish_ticket(stack, demo, "ll1", by="ops")  # seen by tenant and ops
+    for i, client in enumerate(clients):
+        if USERS[i % 6] in ("tenant", "ops"):
+            client.wait_event(event_id)
