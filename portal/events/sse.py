@@ -1,4 +1,5 @@
 """Server-sent events framing: bytes built once per event and shared by every client."""
+import functools
 import json
 
 PING = b": ping\n\n"
@@ -16,6 +17,7 @@ def event_frame(entry_id: bytes, event_type: bytes, data: bytes) -> bytes:
                      b"}\n\n"))
 
 
+@functools.lru_cache(maxsize=4)
 def opening(retry_ms: int) -> bytes:
     """What every stream starts with: the reconnect hint, then the connected message."""
     return (b"retry: %d\n\n" % retry_ms
