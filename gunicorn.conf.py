@@ -56,8 +56,17 @@ util.write_error = write_json_error
 
 
 def on_starting(server):
-    """Raise the open-file soft limit to the hard limit: each SSE client holds one socket."""
+    """Raise the open-file limit: each SSE client holds one socket. To OPEN_FILES_LIMIT when the
+    process may raise its hard limit (root, or CAP_SYS_RESOURCE), else the soft limit to the hard
+    one (systemd's LimitNOFILE sets both; deploy/systemd)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _config.OPEN_FILES_LIMIT
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+            return
+        except (ValueError, OSError):  # not privileged: the hard limit stands
+            pass
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
