@@ -258,7 +258,11 @@ class Pool:
         return out
 
     def collect(self):
-        out = {"records": self.records, "other": dict(self.other), "pings": self.pings,
+        # Streams holding part of a frame: data read whose blank line (or chunk) has not come.
+        partial = [st for st in self.streams.values() if st.buf or st.chunk_left or st.raw]
+        out = {"partial": len(partial),
+               "partial_sample": repr((partial[0].buf + partial[0].raw)[-200:]) if partial else "",
+               "records": self.records, "other": dict(self.other), "pings": self.pings,
                "lost": self.lost_count, "lost_reasons": dict(self.lost_reasons.most_common(5)),
                "refusals": dict(self.refusals), "live": len(self.streams)}
         self.records = []

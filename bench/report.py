@@ -88,6 +88,11 @@ def progress(row):
         note("  " + storm_line(row))
     if row.get("rest_probe"):
         note("  " + rest_line(row))
+    if row.get("partial_frames"):
+        note(f"  streams holding an unfinished frame at the end: {row['partial_frames']}, "
+             f"e.g. {row.get('partial_sample')}")
+    if row.get("missing_by_user"):
+        note(f"  missing by user: {row['missing_by_user']}")
     if row.get("connect_refusals"):
         note(f"  connect refusals (HTTP status: count, retried): {row['connect_refusals']}")
     if row.get("connect_errors"):
@@ -150,20 +155,22 @@ def table(rows):
         if row["target"] != "portal":
             continue
         for base in rows:
-            if base["target"].startswith("baseline") and base["scenario"] == row["scenario"] \
+            if base["target"] != "portal" and base["scenario"] == row["scenario"] \
                     and base["n"] == row["n"]:
                 ratios.append((row, base))
     if ratios:
         print()
-        print("portal / baseline (same run; < 1 means the portal is better):")
+        print("portal / other target (same run; < 1 means the portal is better):")
         for row, base in ratios:
             parts = []
             for label, key in (("p50", "p50_ms"), ("p99", "p99_ms"), ("max", "max_ms"),
-                               ("req p99", "e2e_p99_ms"), ("KB/conn", "kb_per_conn")):
+                               ("req p99", "e2e_p99_ms"), ("KB/conn", "kb_per_conn"),
+                               ("conn µs", "connect_cpu_us"), ("conn/s", "connect_rate"),
+                               ("storm s", "storm_s"), ("storm µs", "storm_cpu_us")):
                 if row.get(key) is not None and base.get(key):
                     parts.append(f"{label} {row[key] / base[key]:.2f}")
             if base.get("connect_failed") or base.get("missing"):
-                parts.append(f"baseline: {base.get('connect_failed', 0)} connects failed, "
+                parts.append(f"{base['target']}: {base.get('connect_failed', 0)} connects failed, "
                              f"{base.get('missing', 0)} deliveries missing")
             print(f"  vs {base['target']}, {row['scenario']} N={row['n']}: " + ", ".join(parts))
     sys.stdout.flush()

@@ -79,7 +79,8 @@ class Bench:
         nofile = self.args.nofile
         if target == "nchan":
             return servers.start_nchan(self.workdir, self.args.workers,
-                                       self.args.nchan_worker_connections, nofile)
+                                       self.args.nchan_worker_connections, nofile,
+                                       reuseport=not self.args.nchan_no_reuseport)
         if target == "portal":
             config = None
             if not self.args.no_project_config:
@@ -189,8 +190,13 @@ class Bench:
         records = [r for c in collected for r in c["records"]]
         keys = {i: self.users[name].keys for i, name in enumerate(names)}
         row.update(score(fired, records, keys, opened, time.time() - time.monotonic()))
+        if row.get("missing"):
+            row["missing_by_user"] = _missing_by_user(fired, records, keys, opened, names)
         row.update({"cpu_pct": {k: round(v) for k, v in cpu.items()},
                     "lost_streams": sum(c["lost"] for c in collected),
+                    "partial_frames": sum(c["partial"] for c in collected),
+                    "partial_sample": next((c["partial_sample"] for c in collected
+                                            if c["partial_sample"]), None),
                     "pings": sum(c["pings"] for c in collected),
                     "lost_reasons": _merge(c["lost_reasons"] for c in collected),
                     "other_events": _merge(c["other"] for c in collected),
@@ -372,3 +378,14 @@ def _merge(dicts) -> dict:
     return out
 
 
+
+
+def _missing_by_user(fired, records, keys, opened, names) -> dict:
+    """Missing deliveries by the demo user the client logged in as (where a gap is)."""
+    got = set((idx, rid) for idx, _kind, rid, _t, _ms in records)
+    out = {}
+    for idx in opened:
+        for rid, event in fired.items():
+            if keys[idx] & event[3] and (idx, rid) not in got:
+                out[names[idx]] = out.get(names[idx], 0) + 1
+    return out

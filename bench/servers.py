@@ -214,7 +214,7 @@ http {{
     scgi_temp_path {root}/scgi;
     nchan_shared_memory_size 512m;
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096{reuseport};
         location = /api/health {{
             default_type application/json;
             return 200 '{{"status":"ok"}}';
@@ -249,8 +249,13 @@ def nchan_available() -> str:
         if missing else None
 
 
-def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buffer=1000):
-    """This bench's own nginx + nchan on a free port; (Managed, port). Stopped by its PID."""
+def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buffer=1000,
+                reuseport=True):
+    """This bench's own nginx + nchan on a free port; (Managed, port). Stopped by its PID.
+
+    ``reuseport``: one listening socket per worker, so the kernel spreads connections evenly
+    (as the portal's gunicorn workers end up sharing them); without it one nginx worker may
+    accept most of them and run into its open-file limit first."""
     problem = nchan_available()
     if problem:
         raise RuntimeError(problem)
@@ -261,7 +266,8 @@ def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buff
     with open(conf, "w") as fh:
         fh.write(NCHAN_CONF.format(module=NCHAN_MODULE, workers=workers, nofile=nofile,
                                    worker_connections=worker_connections, root=root, port=port,
-                                   heartbeat=int(heartbeat), buffer=buffer))
+                                   heartbeat=int(heartbeat), buffer=buffer,
+                                   reuseport=" reuseport" if reuseport else ""))
     server = Managed("nchan", [NGINX, "-p", root + "/", "-c", conf, "-e", root + "/error.log",
                                "-g", "daemon off;"],
                      dict(os.environ), os.path.join(workdir, "nchan.log"), cwd=root,

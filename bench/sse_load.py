@@ -57,6 +57,9 @@ def parse_args(argv=None):
                         "servers it starts; raising the hard limit needs CAP_SYS_RESOURCE")
     p.add_argument("--nchan-worker-connections", type=int, default=50000,
                    help="nchan target: nginx worker_connections (each of --workers workers)")
+    p.add_argument("--nchan-no-reuseport", action="store_true",
+                   help="nchan target: one shared listening socket (nginx's default) instead of "
+                        "one per worker")
     p.add_argument("--storm-before", type=int, default=3,
                    help="storm: events read before the drop (each client then has an id)")
     p.add_argument("--storm-concurrency", type=int, default=0,
