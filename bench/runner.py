@@ -171,20 +171,24 @@ class Bench:
             "redis_kb_per_conn": (redis1 - redis0) / len(opened) if opened else None,
             "per_worker_fds": [proc.fd_count(w) for w in workers],
             "worker_fd_limits": [proc.fd_limits(w)[0] for w in workers]})
-        if scenario == "idle" and args.hold:
-            time.sleep(args.hold)
-            row["rss_after_hold_mb"] = proc.total_rss_kb(workers) / 1024
         meter = proc.CpuMeter({"web": [web.pid] + workers,
                                "celery": [self.celery.pid] + proc.descendants(self.celery.pid),
                                "redis": [self.redis.pid],
                                "clients": [c.pid for c, _ in self.clients]})
+        # idle: the CPU% columns are those of the hold (heartbeats only); else of the events.
         meter.start(time.monotonic())
+        if scenario == "idle" and args.hold:
+            time.sleep(args.hold)
+            row["rss_after_hold_mb"] = proc.total_rss_kb(workers) / 1024
+        else:
+            meter.start(time.monotonic())
         sampling = self._profile("events", target, workers, args.events * args.interval + 1)
         if scenario == "storm":
             fired = self._storm(target, port, kinds, opened, names, workers, row)
         else:
             fired = self._fire(target, port, kinds, opened, names)
-        cpu = meter.stop(time.monotonic())
+        # Over a few milliseconds (idle without --hold) /proc's 10 ms ticks say nothing.
+        cpu = meter.stop(time.monotonic()) if time.monotonic() - meter.t0 >= 0.5 else None
         self._profile_done(sampling, row_note=f"{target} {scenario} N={n} events")
         collected = self._all("collect")
         records = [r for c in collected for r in c["records"]]
@@ -192,7 +196,7 @@ class Bench:
         row.update(score(fired, records, keys, opened, time.time() - time.monotonic()))
         if row.get("missing"):
             row["missing_by_user"] = _missing_by_user(fired, records, keys, opened, names)
-        row.update({"cpu_pct": {k: round(v) for k, v in cpu.items()},
+        row.update({"cpu_pct": {k: round(v) for k, v in cpu.items()} if cpu else None,
                     "lost_streams": sum(c["lost"] for c in collected),
                     "partial_frames": sum(c["partial"] for c in collected),
                     "partial_sample": next((c["partial_sample"] for c in collected
