@@ -116,6 +116,11 @@ class Pool:
         # from one address to one server port would need more ephemeral ports than it has.
         self.source_addrs = list(source_addrs)
         self.requests = {}  # idx -> (host, port, path, token, http10): to reconnect it
+        # Reconnect a stream the server ends, after the SSE retry delay, with Last-Event-ID
+        # (what EventSource does); off by default, so that "lost" stays lost.
+        self.resume_lost = False
+        self.resume_delay = 3.0
+        self.resumed = Counter()
         self.streams = {}
         self.records = []  # (client idx, event type, resource id, read time, XADD ms or None)
         self.other = Counter()     # events of types the harness did not fire, by type
@@ -171,6 +176,8 @@ class Pool:
         if stream.opened:
             self.lost_count += 1
             self.lost_reasons[repr(exc) if exc else "closed by server"] += 1
+            if self.resume_lost and stream.idx in self.requests:
+                asyncio.get_running_loop().create_task(self._resume(stream.idx, stream.last_id))
         if not stream.waiter.done():
             stream.waiter.set_exception(ConnectionError(f"closed before open: {exc!r}"))
 
@@ -235,6 +242,15 @@ class Pool:
                 "elapsed": monotonic() - t0, "open_times": times, "t_start": t0,
                 "t_end": monotonic()}
 
+    async def _resume(self, idx, last_id):
+        await asyncio.sleep(self.resume_delay)
+        if idx in self.streams or idx not in self.requests:  # closed meanwhile, or back already
+            return
+        host, port, path, token, http10 = self.requests[idx]
+        request = self._request(host, port, path, token, http10, last_id)
+        err, _ = await self.open_one(asyncio.Semaphore(1), host, port, idx, request, 120.0)
+        self.resumed["failed" if err else "reopened"] += 1
+
     async def storm(self, concurrency, timeout):
         """Drop every stream at once, then reconnect all of them concurrently, each sending
         ``Last-Event-ID`` with the last id it read (as EventSource does after a network blip)."""
@@ -264,7 +280,9 @@ class Pool:
                "partial_sample": repr((partial[0].buf + partial[0].raw)[-200:]) if partial else "",
                "records": self.records, "other": dict(self.other), "pings": self.pings,
                "lost": self.lost_count, "lost_reasons": dict(self.lost_reasons.most_common(5)),
-               "refusals": dict(self.refusals), "live": len(self.streams)}
+               "refusals": dict(self.refusals), "live": len(self.streams),
+               "resumed": dict(self.resumed)}
+        self.resumed = Counter()
         self.records = []
         self.other = Counter()
         self.pings = self.lost_count = 0
@@ -308,6 +326,7 @@ async def _serve(conn):
         elif cmd == "setup":
             pool.open_marker = arg["open_marker"]
             pool.source_addrs = list(arg["source_addrs"])
+            pool.resume_lost = arg.get("resume_lost", False)
             conn.send({"fd_limit": raise_fd_limit()})
         elif cmd == "storm":
             conn.send(await pool.storm(**arg))

@@ -91,6 +91,8 @@ def progress(row):
     if row.get("partial_frames"):
         note(f"  streams holding an unfinished frame at the end: {row['partial_frames']}, "
              f"e.g. {row.get('partial_sample')}")
+    for line in row.get("server_log") or ():
+        note(f"  server log: {line}")
     if row.get("missing_by_user"):
         note(f"  missing by user: {row['missing_by_user']}")
     if row.get("connect_refusals"):
@@ -98,7 +100,9 @@ def progress(row):
     if row.get("connect_errors"):
         note(f"  connect errors: {row['connect_errors']}")
     if row.get("lost_reasons"):
-        note(f"  streams lost: {row['lost_reasons']}")
+        note(f"  streams lost: {row['lost_reasons']}"
+             + (f"; reconnected with Last-Event-ID: {row['lost_resumed']}"
+                if row.get("lost_resumed") else ""))
 
 
 def storm_line(row):
@@ -110,7 +114,8 @@ def storm_line(row):
             f"{row['storm_retries']}), web CPU {row['storm_cpu_us']:.0f} µs/reconnect; events "
             f"{row['storm_events_before']} before, {row['storm_events_during']} during, "
             f"{row['storm_events_after']} after: missing {row.get('missing')}, dup "
-            f"{row.get('duplicates')}" + (f"; errors {row['storm_errors']}"
+            f"{row.get('duplicates')}, streams the server closed afterwards "
+            f"{row.get('lost_streams')} (reconnected {row.get('lost_resumed') or {}})" + (f"; errors {row['storm_errors']}"
                                           if row.get("storm_errors") else ""))
 
 

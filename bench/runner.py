@@ -21,6 +21,7 @@ class Bench:
         self.clients = []
         self.redis = self.celery = None
         self.users = self.events_mode = self.property_id = None
+        self.storming = False
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self):
@@ -107,7 +108,10 @@ class Bench:
         """Open one stream per client, spread round-robin over the processes."""
         p = len(self.clients)
         marker = b": hi" if target == "nchan" else b'"connected"'
-        self._all("setup", [{"open_marker": marker, "source_addrs": self.args.source_addrs}] * p)
+        # In a storm a stream the server ends is reconnected as EventSource would (Last-Event-ID
+        # after the retry delay); elsewhere a lost stream stays lost and is counted.
+        self._all("setup", [{"open_marker": marker, "source_addrs": self.args.source_addrs,
+                             "resume_lost": self.storming}] * p)
         per_proc = [{"host": "127.0.0.1", "port": port, "path": "/api/events",
                      "specs": [(i, self.users[names[i]].token, self._path(target, names[i]))
                                for i in range(k, len(names), p)],
@@ -134,6 +138,7 @@ class Bench:
 
     def _measure(self, target, scenario, n, web, port):
         args = self.args
+        self.storming = scenario == "storm"
         workers = proc.children(web.pid)
         servers.warm_up(port, len(workers))
         kinds = SCENARIOS[scenario][1]
@@ -203,9 +208,12 @@ class Bench:
                                             if c["partial_sample"]), None),
                     "pings": sum(c["pings"] for c in collected),
                     "lost_reasons": _merge(c["lost_reasons"] for c in collected),
+                    "lost_resumed": _merge(c["resumed"] for c in collected),
                     "other_events": _merge(c["other"] for c in collected),
                     "rss_after_events_mb": proc.total_rss_kb(workers) / 1024,
                     "web_alive": web.alive()})
+        if row.get("lost_streams") or row.get("missing"):
+            row["server_log"] = _log_warnings(web)
         if target == "portal":
             row["rest_probe"] = self._rest_probe(port)
         if gc_connect is not None:
@@ -386,10 +394,28 @@ def _merge(dicts) -> dict:
 
 def _missing_by_user(fired, records, keys, opened, names) -> dict:
     """Missing deliveries by the demo user the client logged in as (where a gap is)."""
-    got = set((idx, rid) for idx, _kind, rid, _t, _ms in records)
+    got = {(idx, rid) for idx, _kind, rid, _t, _ms in records}
     out = {}
     for idx in opened:
         for rid, event in fired.items():
             if keys[idx] & event[3] and (idx, rid) not in got:
                 out[names[idx]] = out.get(names[idx], 0) + 1
     return out
+
+
+def _log_warnings(web, keep=12) -> list:
+    """The server's last warnings and errors (what it said about streams it closed)."""
+    path = web.log_path
+    if web.name == "nchan":
+        import glob
+        path = next(iter(sorted(glob.glob(os.path.join(os.path.dirname(web.log_path),
+                                                       "nchan-*/error.log")))[-1:]), path)
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    picked = [line[:300] for line in lines
+              if any(w in line for w in ("WARNING", "ERROR", "Error", "[error]", "[alert]",
+                                         "[crit]", "Traceback"))]
+    return picked[-keep:]

@@ -36,7 +36,8 @@ class Managed:
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_nofile_setter(nofile) if nofile else None)
+                                     # The coordinator runs no threads of its own.
+                                     preexec_fn=_nofile_setter(nofile) if nofile else None)  # noqa: PLW1509
         self.pid = self.proc.pid
 
     def alive(self) -> bool:
@@ -76,7 +77,7 @@ def _nofile_setter(nofile):
     nofile = min(nofile, fd_ceiling())
 
     def apply():
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, max(nofile, hard)))
         except (ValueError, OSError):
