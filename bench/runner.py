@@ -405,11 +405,7 @@ def _missing_by_user(fired, records, keys, opened, names) -> dict:
 
 def _log_warnings(web, keep=12) -> list:
     """The server's last warnings and errors (what it said about streams it closed)."""
-    path = web.log_path
-    if web.name == "nchan":
-        import glob
-        path = next(iter(sorted(glob.glob(os.path.join(os.path.dirname(web.log_path),
-                                                       "nchan-*/error.log")))[-1:]), path)
+    path = getattr(web, "error_log", web.log_path)  # nginx writes its own error log
     try:
         with open(path, "rb") as fh:
             lines = fh.read().decode(errors="replace").splitlines()

@@ -273,6 +273,7 @@ def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buff
                                "-g", "daemon off;"],
                      dict(os.environ), os.path.join(workdir, "nchan.log"), cwd=root,
                      nofile=nofile)
+    server.error_log = os.path.join(root, "error.log")
     try:
         _wait_healthy(server, "nchan", port, workers)
     except RuntimeError as exc:
