@@ -6,7 +6,7 @@ PORT ?= 4000
 export PORT
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup migrate seed bench bench-data bench-rest clean
+.PHONY: run test setup migrate seed bench bench-nchan bench-data bench-rest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.sse_load $(BENCH_ARGS)
+
+# The portal against nginx + nchan (the C pub/sub floor), same clients, same run.
+NGINX ?= /usr/sbin/nginx
+NCHAN_MODULE ?= /usr/lib/nginx/modules/ngx_nchan_module.so
+NCHAN_ARGS ?= --targets portal,nchan --clients 20000 --events 10 --interval 2
+bench-nchan: setup
+	@if [ ! -x "$(NGINX)" ] || [ ! -f "$(NCHAN_MODULE)" ]; then \
+		echo "bench-nchan needs nginx ($(NGINX)) and the nchan module ($(NCHAN_MODULE)):"; \
+		echo "  apt-get install nginx libnginx-mod-nchan   (or set NGINX=… NCHAN_MODULE=…)"; \
+		exit 1; fi
+	BENCH_NGINX=$(NGINX) BENCH_NCHAN_MODULE=$(NCHAN_MODULE) \
+		$(BIN)/python -m bench.sse_load $(NCHAN_ARGS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -7,6 +7,7 @@ import http.client
 import json
 import time
 from datetime import date, timedelta
+from urllib.parse import quote
 
 DEMO_USERS = ("landlord", "landlord2", "tenant", "tenant2", "contractor", "ops")
 PASSWORD = "password123"
@@ -20,10 +21,12 @@ class Api:
         self.conn = http.client.HTTPConnection(host, port, timeout=30)
 
     def call(self, method, path, body=None, token=None):
-        headers = {"Content-Type": "application/json"}
+        return self.call_raw(method, path, json.dumps(body) if body is not None else None, token)
+
+    def call_raw(self, method, path, payload=None, token=None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             headers["Authorization"] = "Bearer " + token
-        payload = json.dumps(body) if body is not None else None
         for attempt in (1, 2):
             try:
                 self.conn.request(method, path, body=payload, headers=headers)
@@ -86,11 +89,16 @@ class Events:
 
     def __init__(self, api, users, mode, property_id=None, redis_url=None):
         # mode: api | outbox | baseline (POST /api/publish) | baseline-redis (PUBLISH directly)
+        #       | nchan (POST to nchan's publisher location, one per audience channel)
         self.api, self.users, self.mode = api, users, mode
         if mode == "baseline-redis":
             import redis
             self.redis = redis.Redis.from_url(redis_url)
             self.redis.ping()  # connect now, not inside the first timed publish
+        if mode in ("baseline-redis", "nchan"):
+            # Imported now (Flask, PyJWT, redis-py: a quarter of a second), not inside the
+            # first timed publish.
+            from bench.baseline_server import build_message  # noqa: F401
         self.property_id = property_id
         self.seq = 0
         self.outbox_app = None
@@ -110,7 +118,7 @@ class Events:
         """Create one event; return (resource id, t_request, t_response)."""
         self.seq += 1
         t_req = time.monotonic()
-        if self.mode in ("baseline", "baseline-redis"):
+        if self.mode in ("baseline", "baseline-redis", "nchan"):
             resource_id = self._baseline(kind)
         elif self.mode == "outbox":
             resource_id = self._outbox(kind)
@@ -147,6 +155,18 @@ class Events:
             resource_id, message = build_message(body)
             for key in body["audience"]:
                 self.redis.publish(PREFIX + key, message)
+            return resource_id
+        if self.mode == "nchan":
+            # The same body the baseline's streams send as ``data:`` (its "type" and the
+            # resource's "id" are what the clients look for); nchan adds its own ``id:`` line.
+            from bench.baseline_server import build_message
+            resource_id, message = build_message(body)
+            payload = json.dumps(json.loads(message)["data"], separators=(",", ":"))
+            for key in body["audience"]:
+                status, data = self.api.call_raw("POST", "/pub?ch=" + quote(key, safe=":"),
+                                                 payload)
+                if status not in (200, 201, 202):
+                    raise RuntimeError(f"nchan publish to {key}: HTTP {status} {data}")
             return resource_id
         return self._expect(201, "POST", "/api/publish", body, actor)
 

@@ -5,12 +5,46 @@ import resource
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def raise_fd_limit() -> int:
-    """Raise this process's open-file soft limit to the hard limit; return the new soft limit."""
+def fd_ceiling() -> int:
+    """The most descriptors a process may be given here (/proc/sys/fs/nr_open)."""
+    try:
+        with open("/proc/sys/fs/nr_open") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def raise_fd_limit(want: int = 262144) -> int:
+    """Raise this process's open-file limit; return the new soft limit.
+
+    The soft limit goes to the hard limit; with the privilege to (root, CAP_SYS_RESOURCE) the hard
+    limit is raised as well, to ``want`` (at most nr_open). Without it the hard limit stays.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(want, fd_ceiling())
+    if hard != resource.RLIM_INFINITY and hard < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, target))
+            return target
+        except (ValueError, OSError):  # not privileged: the hard limit is the ceiling
+            pass
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def fd_limits(pid: int) -> tuple:
+    """(soft, hard) open-file limit of another process, from /proc/<pid>/limits."""
+    try:
+        with open(f"/proc/{pid}/limits") as fh:
+            for line in fh:
+                if line.startswith("Max open files"):
+                    soft, hard = line.split()[3:5]
+                    return int(soft), int(hard)
+    except (OSError, ValueError):
+        pass
+    return None, None
 
 
 def children(pid: int) -> list:

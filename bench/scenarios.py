@@ -8,12 +8,16 @@ from collections import Counter
 #              rest the other four; invoice.created by landlord2 reaches exactly the first group.
 #   mixed:     all six users evenly; tickets and invoices alternate (a leak check at any N).
 #   idle:      the broadcast mix, no events: memory per held connection.
+#   storm:     the broadcast mix reads a few events, then every client drops its connection at
+#              once and reconnects with Last-Event-ID; events fired during and after the storm
+#              must all arrive (replayed or live), none twice.
 SCENARIOS = {
     "broadcast": (("ops", "landlord", "tenant"), ("ticket.created",)),
     "targeted": (None, ("invoice.created",)),
     "mixed": (("landlord", "landlord2", "tenant", "tenant2", "contractor", "ops"),
               ("ticket.created", "invoice.created")),
     "idle": (("ops", "landlord", "tenant"), ()),
+    "storm": (("ops", "landlord", "tenant"), ("ticket.created",)),
 }
 TARGETED_IN = ("landlord2", "tenant2")
 TARGETED_OUT = ("landlord", "tenant", "contractor", "ops")
@@ -84,7 +88,8 @@ def score(fired, records, client_keys, opened, wall_offset=None) -> dict:
     for rid, values in per_event.items():
         values.sort()
         per_event_summary.append({
-            "kind": fired[rid][0], "n": len(values), "xadd_ms": _ms(xadd.get(rid)),
+            "kind": fired[rid][0], "n": len(values), "api_ms": _ms(fired[rid][2] - fired[rid][1]),
+            "xadd_ms": _ms(xadd.get(rid)),
             "p50_ms": _ms(percentile(values, 50)), "max_ms": _ms(values[-1] if values else None)})
     worst_event_p99 = max((percentile(sorted(v), 99) or 0.0 for v in per_event.values()),
                           default=None)

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from bench.proc import children
+from bench.proc import children, fd_ceiling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -30,12 +30,14 @@ def free_port() -> int:
 class Managed:
     """A started process (own session), its log file and a name."""
 
-    def __init__(self, name, argv, env, log_path, cwd=ROOT):
+    def __init__(self, name, argv, env, log_path, cwd=ROOT, nofile=None):
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     # The coordinator runs no threads of its own.
+                                     preexec_fn=_nofile_setter(nofile) if nofile else None)  # noqa: PLW1509
         self.pid = self.proc.pid
 
     def alive(self) -> bool:
@@ -63,6 +65,24 @@ class Managed:
         if self.proc.poll() is None:
             self.proc.wait(timeout=5)
         self.log.close()
+
+
+def _nofile_setter(nofile):
+    """A preexec_fn giving the child an open-file limit of ``nofile`` (soft = hard).
+
+    Raising the hard limit needs root (or CAP_SYS_RESOURCE); without it the child gets the
+    current hard limit. What the child really got is in /proc/<pid>/limits (proc.fd_limits).
+    """
+    import resource
+    nofile = min(nofile, fd_ceiling())
+
+    def apply():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, max(nofile, hard)))
+        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return apply
 
 
 def base_env(workdir, redis_url, **extra) -> dict:
@@ -126,8 +146,12 @@ def start_celery(env, workdir) -> Managed:
     return worker
 
 
-def start_gunicorn(name, app_path, env, workdir, workers, worker_connections, config=None):
-    """gunicorn -k gevent on a free port; wait for /api/health; return (Managed, port)."""
+def start_gunicorn(name, app_path, env, workdir, workers, worker_connections, config=None,
+                   nofile=None):
+    """gunicorn -k gevent on a free port; wait for /api/health; return (Managed, port).
+
+    ``nofile``: the open-file limit (soft and hard) gunicorn starts with, as
+    ``prlimit --nofile=N:N gunicorn …`` would set it; its workers inherit it."""
     port = free_port()
     argv = [os.path.join(BIN, "gunicorn")]
     if config:
@@ -136,7 +160,14 @@ def start_gunicorn(name, app_path, env, workdir, workers, worker_connections, co
              "--worker-connections", str(worker_connections), "--bind", f"127.0.0.1:{port}",
              "--backlog", "4096", "--timeout", "120", "--graceful-timeout", "5",
              "--log-level", "warning", app_path]
-    server = Managed(name, argv, {**env, "PORT": str(port)}, os.path.join(workdir, f"{name}.log"))
+    server = Managed(name, argv, {**env, "PORT": str(port)}, os.path.join(workdir, f"{name}.log"),
+                     nofile=nofile)
+    _wait_healthy(server, name, port, workers)
+    return server, port
+
+
+def _wait_healthy(server, name, port, workers):
+    """Until GET /api/health answers and the master has its workers; stop it on a timeout."""
     deadline = time.time() + 60
     while time.time() < deadline:
         if not server.alive():
@@ -145,7 +176,7 @@ def start_gunicorn(name, app_path, env, workdir, workers, worker_connections, co
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
                 pass
             if len(children(server.pid)) >= workers:
-                return server, port
+                return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
@@ -161,3 +192,98 @@ def warm_up(port, workers, rounds=20):
                 json.loads(resp.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError):
             pass
+
+
+NGINX = os.environ.get("BENCH_NGINX", "/usr/sbin/nginx")
+NCHAN_MODULE = os.environ.get("BENCH_NCHAN_MODULE", "/usr/lib/nginx/modules/ngx_nchan_module.so")
+NCHAN_CONF = """\
+load_module {module};
+worker_processes {workers};
+worker_rlimit_nofile {nofile};
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{
+    worker_connections {worker_connections};
+    multi_accept on;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {root}/client_body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    nchan_shared_memory_size 512m;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096{reuseport};
+        location = /api/health {{
+            default_type application/json;
+            return 200 '{{"status":"ok"}}';
+        }}
+        # GET /sub?ch=role:OPS,user:usr_… : one EventSource stream multiplexed over the
+        # client's audience keys (the channels the portal's hub would match it by).
+        location = /sub {{
+            nchan_subscriber eventsource;
+            nchan_channel_id $arg_ch;
+            nchan_channel_id_split_delimiter ",";
+            nchan_subscriber_first_message newest;
+            nchan_eventsource_ping_interval {heartbeat};
+            nchan_subscriber_timeout 0;
+        }}
+        # POST /pub?ch=<audience key>: one message into one channel (buffered for
+        # Last-Event-ID resumption).
+        location = /pub {{
+            nchan_publisher;
+            nchan_channel_id $arg_ch;
+            nchan_message_buffer_length {buffer};
+            nchan_message_timeout 1h;
+        }}
+    }}
+}}
+"""
+
+
+def nchan_available() -> str:
+    """None when nginx and the nchan module are installed, else what is missing."""
+    missing = [path for path in (NGINX, NCHAN_MODULE) if not os.path.exists(path)]
+    return ", ".join(missing) + " not found (apt-get install nginx libnginx-mod-nchan)" \
+        if missing else None
+
+
+def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buffer=1000,
+                reuseport=True):
+    """This bench's own nginx + nchan on a free port; (Managed, port). Stopped by its PID.
+
+    ``reuseport``: one listening socket per worker, so the kernel spreads connections evenly
+    (as the portal's gunicorn workers end up sharing them); without it one nginx worker may
+    accept most of them and run into its open-file limit first."""
+    problem = nchan_available()
+    if problem:
+        raise RuntimeError(problem)
+    port = free_port()
+    root = os.path.join(workdir, f"nchan-{port}")
+    os.makedirs(root)
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as fh:
+        fh.write(NCHAN_CONF.format(module=NCHAN_MODULE, workers=workers, nofile=nofile,
+                                   worker_connections=worker_connections, root=root, port=port,
+                                   heartbeat=int(heartbeat), buffer=buffer,
+                                   reuseport=" reuseport" if reuseport else ""))
+    server = Managed("nchan", [NGINX, "-p", root + "/", "-c", conf, "-e", root + "/error.log",
+                               "-g", "daemon off;"],
+                     dict(os.environ), os.path.join(workdir, "nchan.log"), cwd=root,
+                     nofile=nofile)
+    server.error_log = os.path.join(root, "error.log")
+    try:
+        _wait_healthy(server, "nchan", port, workers)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}\n{_tail_file(os.path.join(root, 'error.log'))}") from None
+    return server, port
+
+
+def _tail_file(path, lines=20):
+    try:
+        with open(path, "rb") as fh:
+            return b"\n".join(fh.read().splitlines()[-lines:]).decode(errors="replace")
+    except OSError:
+        return ""

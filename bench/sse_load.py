@@ -24,7 +24,8 @@ def parse_args(argv=None):
                    help="comma-separated: " + ", ".join(SCENARIOS) + " (default broadcast)")
     p.add_argument("--targets", default="portal,baseline",
                    help="comma-separated: portal, baseline (publish inside a web request, as "
-                        "flask-sse does), baseline-redis (PUBLISH from outside the web workers)")
+                        "flask-sse does), baseline-redis (PUBLISH from outside the web workers), "
+                        "nchan (nginx + nchan, the C pub/sub floor: no auth)")
     p.add_argument("--audience", type=int, default=2000, help="targeted: clients in the audience")
     p.add_argument("--events", type=int, default=10, help="events fired per run")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between fired events")
@@ -47,9 +48,45 @@ def parse_args(argv=None):
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the portal's processes (e.g. SSE_GC_FREEZE=0)")
     p.add_argument("--http10", action="store_true", help="HTTP/1.0 requests (no chunking)")
+    p.add_argument("--source-addrs", default="127.0.0.2-127.0.0.9", type=_addresses,
+                   help="local addresses the client sockets bind to, round-robin per stream "
+                        "(A-B range or comma list; 'none': the kernel's choice). One address "
+                        "has ~28,000 ephemeral ports towards one server port")
+    p.add_argument("--nofile", type=int, default=65536,
+                   help="open-file limit (soft and hard) for the bench's processes and the "
+                        "servers it starts; raising the hard limit needs CAP_SYS_RESOURCE")
+    p.add_argument("--nchan-worker-connections", type=int, default=50000,
+                   help="nchan target: nginx worker_connections (each of --workers workers)")
+    p.add_argument("--nchan-no-reuseport", action="store_true",
+                   help="nchan target: one shared listening socket (nginx's default) instead of "
+                        "one per worker")
+    p.add_argument("--storm-before", type=int, default=3,
+                   help="storm: events read before the drop (each client then has an id)")
+    p.add_argument("--storm-concurrency", type=int, default=0,
+                   help="storm: reconnects in flight per load generator (0: all at once)")
+    p.add_argument("--storm-fire-every", type=float, default=0.5,
+                   help="storm: seconds between events fired while the clients reconnect")
+    p.add_argument("--storm-max-during", type=int, default=20,
+                   help="storm: at most this many events fired during the storm")
     p.add_argument("--json", help="also write every row as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs) afterwards")
     return p.parse_args(argv)
+
+
+def _addresses(text):
+    """'127.0.0.2-127.0.0.9' or '127.0.0.2,127.0.0.3' → a list of addresses ('none' → [])."""
+    if text in ("", "none"):
+        return []
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            first, last = part.split("-", 1)
+            head, a = first.rsplit(".", 1)
+            b = last.rsplit(".", 1)[1]
+            out += [f"{head}.{x}" for x in range(int(a), int(b) + 1)]
+        else:
+            out.append(part)
+    return out
 
 
 def main(argv=None):
