@@ -46,6 +46,8 @@ class BaseConfig:
     # threads): overflow connections were opened and closed on every burst.
     DB_POOL_SIZE = _env("DB_POOL_SIZE", 20, int)
     DB_POOL_TIMEOUT_S = _env("DB_POOL_TIMEOUT_S", 10, int)
+    # A pooled connection idle for longer is pinged before use (portal/database.py).
+    DB_PING_IDLE_S = _env("DB_PING_IDLE_S", 1.0, float)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Prefix for every key the app writes in Redis (tests give each run its own).
     REDIS_PREFIX = _env("REDIS_PREFIX", "portal:")

@@ -38,10 +38,7 @@ def _derive_config(app):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
             "pool_size": app.config["DB_POOL_SIZE"], "max_overflow": 0,
-            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600,
-            # A pooled connection whose backend went away (failover, terminated) is replaced
-            # at checkout instead of failing the request that drew it.
-            "pool_pre_ping": True})
+            "pool_timeout": app.config["DB_POOL_TIMEOUT_S"], "pool_recycle": 3600})
 
 
 def register_extensions(app):
@@ -49,13 +46,15 @@ def register_extensions(app):
     from portal import http, idempotency, models  # noqa: F401  (models: every table)
     from portal.auth import tokens
     from portal.events import enqueue
-    from portal.database import alembic_render_item, configure_sqlite
+    from portal.database import alembic_render_item, configure_sqlite, ping_idle_connections
 
     db.init_app(app)
     with app.app_context():
         engine = db.engine  # creating the engine opens no connection
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
+        else:
+            ping_idle_connections(engine, app.config["DB_PING_IDLE_S"])
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True,
                      compare_type=True, render_item=alembic_render_item)
     jwt.init_app(app)
