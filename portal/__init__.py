@@ -10,6 +10,7 @@ from portal.extensions import api, cors, db, init_limiter, jwt, migrate, redis_c
 def create_app(config_name=None, overrides=None) -> Flask:
     """Build a configured app; no I/O happens here (connections open on first use)."""
     from config import get_config  # config.py imports portal.tasks: not at import time
+    from portal import http
 
     app = Flask(__name__)
     config = get_config(config_name)
@@ -20,6 +21,9 @@ def create_app(config_name=None, overrides=None) -> Flask:
     _derive_config(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     app.json.sort_keys = False
+    # Sign-in lives in the JWT cookies; Flask's signed session cookie is never used, and opening
+    # it cost every request an itsdangerous serializer.
+    app.session_interface = http.NoSessionCookie()
 
     register_extensions(app)
     register_celery(app)

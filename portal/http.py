@@ -1,6 +1,8 @@
 """Request guards that apply to every endpoint: bodies within their limit, JSON bodies must be
-JSON objects, and no text a client sends may hold characters the database cannot store."""
+JSON objects, and no text a client sends may hold characters the database cannot store; and
+no Flask session cookie."""
 from flask import current_app, request
+from flask.sessions import SessionInterface
 
 from portal.errors import BadRequest, NotFound, ValidationFailed
 from portal.routes import marked
@@ -106,6 +108,16 @@ def require_json_object(body) -> dict:
     if bad:
         raise ValidationFailed(details=bad)
     return body
+
+
+class NoSessionCookie(SessionInterface):
+    """No Flask session: every request gets Flask's null session (writing to it raises)."""
+
+    def open_session(self, app, request):
+        return None
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def init_app(app):
