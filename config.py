@@ -110,6 +110,8 @@ class BaseConfig:
     SSE_EXPIRY_MARGIN_S = _env("SSE_EXPIRY_MARGIN_S", 30.0, float)
     SSE_READ_BLOCK_MS = _env("SSE_READ_BLOCK_MS", 5000, int)
     SSE_REPLAY_MAX = _env("SSE_REPLAY_MAX", 100000, int)
+    # Each web process keeps about this many of the newest stream entries for replays.
+    SSE_REPLAY_MEMORY = _env("SSE_REPLAY_MEMORY", 5000, int)
     SSE_GC_FREEZE = _env("SSE_GC_FREEZE", True, bool)
     SSE_GC_REFREEZE_S = _env("SSE_GC_REFREEZE_S", 5.0, float)
     SSE_GC_SWEEP_S = _env("SSE_GC_SWEEP_S", 300.0, float)

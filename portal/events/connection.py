@@ -43,6 +43,8 @@ def get_hub(app=None) -> Hub:
                           block_ms=config["SSE_READ_BLOCK_MS"],
                           freeze_gc=config["SSE_GC_FREEZE"],
                           refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"],
+                          replay_max=config["SSE_REPLAY_MAX"],
+                          recent_max=config["SSE_REPLAY_MEMORY"],
                           revoked=Batch(functools.partial(_lookup_revoked, app)))
                 app.extensions["event_hub"] = hub
     return hub
@@ -97,7 +99,7 @@ def open_stream(principal, last_event_id=None, sock=None, wire=None):
         margin = min(config["SSE_EXPIRY_MARGIN_S"], max(principal.expires_at - now, 0) / 2)
         deadline = principal.expires_at - margin
     return stream_body(hub, sub, last_event_id, deadline, config["SSE_HEARTBEAT_S"],
-                     config["SSE_RETRY_MS"], config["SSE_REPLAY_MAX"])
+                       config["SSE_RETRY_MS"])
 
 
 def _revoked(hub, principal) -> bool:
@@ -106,45 +108,32 @@ def _revoked(hub, principal) -> bool:
     return not principal.session_id or hub.revoked(principal.session_id)
 
 
-def replay(conn, key, sub_keys, last_event_id, max_entries, max_frames=None):
-    """Yield (entry id, frame) for visible entries after ``last_event_id``; raise LookupError if
-    that id is malformed, unknown or trimmed, or more than ``max_entries`` follow it, or more
-    than ``max_frames`` of them are visible (more than the live queue would have held)."""
-    parsed = sse.parse_entry_id(last_event_id)
-    if parsed is None:
-        raise LookupError(last_event_id)
-    last_event_id = sse.format_entry_id(parsed)  # never send Redis a form it would refuse
-    if not conn.xrange(key, last_event_id, last_event_id, count=1):
-        raise LookupError(last_event_id)
-    start, scanned, sent, page = "(" + last_event_id, 0, 0, 500
-    while True:
-        entries = conn.xrange(key, start, "+", count=page)
-        scanned += len(entries)
-        if scanned > max_entries:
-            raise LookupError(last_event_id)
-        for entry_id, fields in entries:
-            event_type = fields.get(b"t", b"")
-            if event_type.startswith(b"control."):
-                continue
-            if visible(sub_keys, fields.get(b"a", b"").decode().split()):
-                sent += 1
-                if max_frames is not None and sent > max_frames:
-                    raise LookupError(last_event_id)
-                yield entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
-        if len(entries) < page:
-            return
-        start = "(" + entries[-1][0].decode()
+def replay(entries, sub_keys, max_frames=None):
+    """Yield (entry id, frame) for the entries the subscriber may see; raise LookupError when
+    more than ``max_frames`` are (more than the live queue would have held)."""
+    sent = 0
+    for entry_id, fields in entries:
+        event_type = fields.get(b"t", b"")
+        if event_type.startswith(b"control."):
+            continue
+        if visible(sub_keys, fields.get(b"a", b"").decode().split()):
+            sent += 1
+            if max_frames is not None and sent > max_frames:
+                raise LookupError(entry_id)
+            yield entry_id, sse.event_frame(entry_id, event_type, fields.get(b"d", b"{}"))
 
 
-def _replay_frames(hub, sub, last_event_id, max_entries):
+def _replay_frames(hub, sub, last_event_id):
     """(frames, floor): the missed visible frames and the last id they cover (None: resync)."""
     try:
         # Collected first so the floor is known before live frames are filtered against it.
         # At most a queue's worth: a client that missed more would have been cut off anyway,
         # and one reconnect must not hold megabytes of frames.
-        items = list(replay(hub.commands, hub.stream_key, sub.keys, last_event_id, max_entries,
-                            max_frames=sub.limit))
-    except (LookupError, redis.ResponseError):
+        entries = hub.entries_after(last_event_id)
+        if isinstance(entries, LookupError):
+            raise entries
+        items = list(replay(entries, sub.keys, max_frames=sub.limit))
+    except LookupError:
         metrics.inc("resyncs")
         return [sse.RESYNC], None
     floor = sse.parse_entry_id(items[-1][0]) if items else sse.parse_entry_id(last_event_id)
@@ -165,7 +154,7 @@ def _emit(sub, data: bytes):
     sub.sent_at = time.monotonic()
 
 
-def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay_max):
+def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms):
     """The body of one stream; the finally unsubscribes however the stream ends.
 
     The opening frame and any replay go out through gunicorn (which sends the headers first).
@@ -178,7 +167,7 @@ def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay
         floor = None
         if last_event_id:
             try:
-                frames, floor = _replay_frames(hub, sub, last_event_id, replay_max)
+                frames, floor = _replay_frames(hub, sub, last_event_id)
             except redis.RedisError as exc:
                 log.warning("replay failed (%s); closing the stream", exc)
                 return
@@ -188,7 +177,14 @@ def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay
                 metrics.inc("events_delivered", replayed)
                 yield b"".join(frames)
         sub.sent_at = time.monotonic()
+        if sub.wire is not None:
+            sub.wire.watch_hangup(sub.on_readable)
         while True:
+            if sub.readable:
+                sub.readable = False
+                if sub.wire.peer_closed():
+                    metrics.inc("hangups")
+                    return
             if sub.closed is not None:
                 if sub.closed == "session_revoked":
                     metrics.inc("revoked")
@@ -228,6 +224,8 @@ def stream_body(hub, sub, last_event_id, deadline, heartbeat_s, retry_ms, replay
         # the client is gone, and there is nothing left to tell it.
         return
     finally:
+        if sub.wire is not None:
+            sub.wire.unwatch()
         hub.unsubscribe(sub)
 
 

@@ -7,6 +7,8 @@ queues for the stream to write itself. The reader is a
 ``threading.Thread``: a greenlet under gunicorn's gevent worker (which patches threading before
 the app is imported), a real thread under the dev server and the test client.
 """
+import bisect
+import functools
 import gc
 import logging
 import os
@@ -16,7 +18,8 @@ import time
 import redis
 
 from portal.errors import DomainError, ServerBusy
-from portal.events import audience, sse
+from portal.events import audience, redis_stream, sse
+from portal.events.batch import Batch
 from portal.events.subscriber import Subscriber
 from portal.events.metrics import metrics
 
@@ -39,7 +42,8 @@ class Hub:
 
     def __init__(self, redis_url: str, stream_key: str, *, queue_size=1000, max_per_user=10,
                  max_streams=None, busy_retry_s=5, block_ms=5000, batch=500, freeze_gc=True,
-                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True, revoked=None):
+                 command_connections=50, refreeze_s=5.0, sweep_s=300.0, read=True, revoked=None,
+                 replay_max=100000, recent_max=5000):
         self.stream_key = stream_key
         self.queue_size = queue_size
         self.max_per_user = max_per_user
@@ -70,6 +74,16 @@ class Hub:
         self.read = read  # False: no reader; the caller hands entries to route() itself
         # session id → logged out? (connection.py's check once a stream is subscribed)
         self.revoked = revoked
+        # Last-Event-ID → the entries after it, or a LookupError (a resync): read once for all
+        # the streams reconnecting from that id in the same turn of the loop.
+        self.missed = Batch(functools.partial(redis_stream.entries_after_each, self.commands,
+                                              stream_key, replay_max))
+        self.replay_max = replay_max
+        # The entries this reader has read, newest last (at most about recent_max): replays
+        # after one of them are answered from memory. ``recent_floor`` is the id just before
+        # the oldest kept (the reader's start position at first): nothing after it is missing.
+        self.recent, self.recent_ids, self.recent_max = [], [], recent_max
+        self.recent_floor = None
 
     # -- subscribers -------------------------------------------------------------------------
     def subscribe(self, principal, sock=None, wire=None) -> Subscriber:
@@ -123,6 +137,7 @@ class Hub:
             # after this position, so the reader will hand it to that client.
             last = self.commands.xrevrange(self.stream_key, count=1)
             self.last_id = last[0][0] if last else b"0-0"
+            self.recent_floor = sse.parse_entry_id(self.last_id)
             self._thread = threading.Thread(target=self._run, name="event-hub", daemon=True)
             self._thread.start()
             if self.freeze_gc:
@@ -178,9 +193,43 @@ class Hub:
             gc.freeze()
             self._frozen_at = now
 
+    def entries_after(self, last_event_id):
+        """The entries after ``last_event_id`` for a replay, or a LookupError (resync): from
+        memory when this reader has read that id and everything since, else from Redis (one
+        read shared by the streams asking for the same id in the same turn)."""
+        parsed = sse.parse_entry_id(last_event_id)
+        if parsed is None:
+            return LookupError(last_event_id)
+        with self._lock:
+            floor = self.recent_floor
+            newest = self.recent_ids[-1] if self.recent_ids else floor
+            if floor is not None and floor <= parsed <= newest:
+                at = bisect.bisect_left(self.recent_ids, parsed)
+                if parsed != floor and (at == len(self.recent_ids)
+                                        or self.recent_ids[at] != parsed):
+                    return LookupError(last_event_id)  # never an entry of this stream
+                start = 0 if parsed == floor else at + 1
+                if len(self.recent) - start > self.replay_max:
+                    return LookupError(last_event_id)
+                return self.recent[start:]
+        return self.missed(last_event_id)
+
+    def _remember(self, entries) -> None:
+        """Keep what the reader read for replays (called under the lock, before dispatch)."""
+        if self.recent_floor is None:
+            return
+        for entry_id, fields in entries:
+            self.recent.append((entry_id, fields))
+            self.recent_ids.append(sse.parse_entry_id(entry_id))
+        if len(self.recent) > self.recent_max * 2:  # trimmed in halves: amortised O(1)
+            drop = len(self.recent) - self.recent_max
+            self.recent_floor = self.recent_ids[drop - 1]
+            del self.recent[:drop], self.recent_ids[:drop]
+
     def route(self, entries) -> None:
         """Hand each entry to the local subscribers whose keys meet its audience."""
         with self._lock:
+            self._remember(entries)
             plan = []  # (targets, item) of the events in this batch, in stream order
             for entry_id, fields in entries:
                 event_type = fields.get(b"t", b"")

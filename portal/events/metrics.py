@@ -21,6 +21,8 @@ COUNTERS = {
     "resyncs": ("portal_sse_resyncs_total", "Reconnects told to resync (unknown or trimmed id)."),
     "revoked": ("portal_sse_revoked_total", "Streams closed because their session was revoked."),
     "expired": ("portal_sse_expired_total", "Streams ended because their token was expiring."),
+    "hangups": ("portal_sse_hangups_total",
+                "Parked streams ended as soon as their client hung up (not at a heartbeat)."),
 }
 
 

@@ -1,8 +1,11 @@
-"""Append events to the one Redis stream: each outbox event at most once, atomically."""
+"""The one Redis stream: append each outbox event at most once, atomically; read what
+follows an entry (replays)."""
 import json
 
+import redis
 from flask import current_app
 
+from portal.events.sse import format_entry_id, parse_entry_id
 from portal.extensions import redis_client
 
 # The marker and every XADD of one event happen in one script: a crash cannot leave the event
@@ -47,3 +50,44 @@ def append_control(kind: str, audience_key: str) -> str:
     return redis_client.conn.xadd(
         stream_key(), {"t": "control." + kind, "a": audience_key, "d": "{}"},
         maxlen=current_app.config["EVENT_STREAM_MAXLEN"], approximate=True)
+
+
+def entries_after(conn, key: str, last_event_id: str, max_entries: int) -> list:
+    """The stream's entries after ``last_event_id``, oldest first, as (id, fields) pairs.
+
+    LookupError when that id is malformed, not (or no longer) in the stream, or followed by more
+    than ``max_entries`` entries: the client then resyncs. The first read starts at the id
+    itself, so one round trip both proves it is still there and returns what follows it.
+    """
+    parsed = parse_entry_id(last_event_id)
+    if parsed is None:
+        raise LookupError(last_event_id)
+    last = format_entry_id(parsed)  # never send Redis a form it would refuse
+    page = 500
+    entries = conn.xrange(key, last, "+", count=page + 1)
+    if not entries or _text(entries[0][0]) != last:
+        raise LookupError(last_event_id)
+    found, more = entries[1:], len(entries) == page + 1
+    while more and len(found) <= max_entries:
+        entries = conn.xrange(key, "(" + _text(found[-1][0]), "+", count=page)
+        found.extend(entries)
+        more = len(entries) == page
+    if len(found) > max_entries:
+        raise LookupError(last_event_id)
+    return found
+
+
+def _text(entry_id) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
+def entries_after_each(conn, key: str, max_entries: int, last_event_ids) -> list:
+    """:func:`entries_after` for several ids (the hub's batched replay reads): each answer is
+    the entries, or the LookupError that id gets."""
+    answers = []
+    for last_event_id in last_event_ids:
+        try:
+            answers.append(entries_after(conn, key, last_event_id, max_entries))
+        except (LookupError, redis.ResponseError) as exc:
+            answers.append(LookupError(str(exc)))
+    return answers

@@ -21,7 +21,7 @@ class Subscriber:
     gunicorn + gevent, the Wire the hub writes to directly while the stream's greenlet is parked."""
 
     __slots__ = ("user_id", "keys", "limit", "queue", "wakeup", "closed", "registered", "sock",
-                 "wire", "direct", "pending", "sent_at")
+                 "wire", "direct", "pending", "sent_at", "readable")
 
     def __init__(self, principal, limit: int, sock=None, wire=None):
         self.user_id = principal.user_id
@@ -36,6 +36,7 @@ class Subscriber:
         self.direct = False  # True only while parked in wait(direct=True): the hub may write
         self.pending = None  # the tail of a frame the kernel took only part of
         self.sent_at = time.monotonic()  # the last write to this client (for heartbeats)
+        self.readable = False  # the client's socket turned readable: it has probably hung up
 
     def push(self, item) -> bool:
         """Queue an item; False when the queue is full (the hub then closes the stream)."""
@@ -74,12 +75,18 @@ class Subscriber:
             except OSError:
                 pass
 
+    def on_readable(self) -> None:
+        """The Wire saw the client's socket turn readable: wake the stream to check it."""
+        self.readable = True
+        self.wakeup.set()
+
     def wait(self, timeout: float, direct: bool = False) -> None:
         """Block until something is queued, the stream is closed, or ``timeout`` passes.
 
         With ``direct`` (and a Wire) the hub writes events itself meanwhile, without waking it.
         """
-        if not self.queue and self.closed is None and self.pending is None:
+        if not self.queue and self.closed is None and self.pending is None \
+                and not self.readable:
             self.direct = direct and self.wire is not None
             try:
                 self.wakeup.wait(timeout)

@@ -8,16 +8,18 @@ the same events with the same framing.
 Anything the kernel does not take at once goes back to the stream's greenlet, which finishes it
 with a blocking write, so a slow client never blocks the hub.
 """
+import socket
 
 
 class Wire:
     """How to write to one client's socket outside the WSGI iterator."""
 
-    __slots__ = ("sock", "chunked")
+    __slots__ = ("sock", "chunked", "watcher")
 
     def __init__(self, sock, chunked: bool):
         self.sock = sock
         self.chunked = chunked  # HTTP/1.1: gunicorn frames the body as chunks; 1.0: raw bytes
+        self.watcher = None
 
     def frame(self, data: bytes) -> bytes:
         """``data`` as it must appear on this socket."""
@@ -33,6 +35,43 @@ class Wire:
     def send_all(self, data) -> None:
         """Write every byte, parking this greenlet (not the process) while the client catches up."""
         self.sock.sendall(data)
+
+    def watch_hangup(self, callback) -> None:
+        """Call ``callback()`` once, from the event loop, when the socket turns readable.
+
+        A stream's client sends nothing after its request, so readable means it hung up (EOF or
+        reset), which a parked stream would otherwise notice only at its next heartbeat write.
+        After a deploy every client drops and reconnects at once: without this, each worker
+        holds the dead streams as well as the new ones until then, twice its descriptors.
+        """
+        from gevent import get_hub
+
+        watcher = self.watcher = get_hub().loop.io(self.sock.fileno(), 1)
+
+        def readable():
+            watcher.stop()  # level-triggered: once is enough
+            callback()
+        watcher.start(readable)
+
+    def unwatch(self) -> None:
+        """Stop watching (before the socket is closed)."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher.close()
+            self.watcher = None
+
+    def peer_closed(self) -> bool:
+        """Whether the client closed its end, checked without blocking or consuming data."""
+        timeout = self.sock.gettimeout()
+        self.sock.settimeout(0.0)
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:  # reset
+            return True
+        finally:
+            self.sock.settimeout(timeout)
 
 
 def chunk(data: bytes) -> bytes:

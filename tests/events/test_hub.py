@@ -96,7 +96,7 @@ def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failin
     """A burst of reconnects needs more replays than the pool has connections: they queue."""
     import threading
 
-    from portal.events.connection import replay
+    from portal.events.redis_stream import entries_after
 
     hub = Hub(redis_url, "unit:pool", freeze_gc=False, command_connections=1)
     first = hub.commands.xadd("unit:pool", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
@@ -106,8 +106,8 @@ def test_replays_beyond_the_command_pool_wait_for_a_connection_instead_of_failin
 
     def reconnect():
         try:
-            result["ids"] = [i for i, _f in replay(hub.commands, "unit:pool", {"role:OPS"},
-                                                    first.decode(), 100)]
+            result["ids"] = [i for i, _f in entries_after(hub.commands, "unit:pool",
+                                                          first.decode(), 100)]
         except Exception as exc:  # noqa: BLE001 - the test reports what a client would see
             result["error"] = exc
 

@@ -239,7 +239,7 @@ def test_a_replay_longer_than_the_queue_is_a_resync_not_a_huge_write(sse_app, de
     for last_id, check in ((ids[0], lambda text: b"resync" in text and b"id: " not in text),
                            (ids[1], lambda text: text.count(b"id: ") == 4
                             and b"resync" not in text)):
-        body = stream_body(hub, subscribe(), last_id, None, 5, 3000, 1000)
+        body = stream_body(hub, subscribe(), last_id, None, 5, 3000)
         text = next(body) + next(body)
         body.close()
         assert check(text), text
@@ -251,7 +251,7 @@ def test_live_events_buffered_during_replay_are_not_sent_twice(sse_app, demo, re
     sub = subscribe()
     # The reader handed over entries 2-3 (also in the replay) before the replay ran.
     hub.route(hub.commands.xrange(hub.stream_key, ids[2], ids[3]))
-    body = stream_body(hub, sub, ids[0], None, 0.2, 3000, 1000)
+    body = stream_body(hub, sub, ids[0], None, 0.2, 3000)
     text = b""
     while text.count(b"id: ") < 3 or b": ping" not in text:
         text += next(body)

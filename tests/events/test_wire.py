@@ -201,7 +201,7 @@ def test_the_stream_finishes_a_half_written_frame_before_anything_else(hub, pair
     server, client = pair
     server.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_SNDBUF, 4096)
     sub = hub.subscribe(OPS, server, wire.Wire(server, True))
-    body = connection.stream_body(hub, sub, None, None, 30.0, 3000, 1000)
+    body = connection.stream_body(hub, sub, None, None, 30.0, 3000)
     assert next(body).startswith(b"retry: 3000")  # what gunicorn writes, with the headers
     result = {}
 
@@ -237,7 +237,7 @@ def test_after_a_replay_direct_writes_begin_once_the_hub_has_passed_its_end(hub,
     last = hub.commands.xadd("unit:wire", {"t": "ticket.created", "a": "role:OPS", "d": "{}"})
     hub.last_id = last  # the reader has dispatched everything up to the replay's end
     sub = hub.subscribe(OPS, server, wire.Wire(server, True))
-    body = connection.stream_body(hub, sub, first.decode(), None, 0.2, 3000, 1000)
+    body = connection.stream_body(hub, sub, first.decode(), None, 0.2, 3000)
     next(body)
     replayed = next(body)  # the missed entry, through gunicorn
     assert replayed.startswith(b"id: " + last)

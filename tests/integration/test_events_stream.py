@@ -380,3 +380,30 @@ def test_a_burst_of_connects_refuses_exactly_the_logged_out_sessions(stack, demo
     for i, client in enumerate(clients):
         if USERS[i % 6] in ("tenant", "ops"):
             client.wait_event(event_id)
+
+
+def test_a_parked_stream_ends_as_soon_as_its_client_hangs_up(stack, demo):
+    """Not at its next heartbeat: after a deploy every client drops at once, and the dead
+    streams must free their descriptors before the reconnects need them."""
+    import socket
+    ops = stack.login("ops")[1]["accessToken"]
+    before = sum(worker_metrics(stack, ops, "portal_sse_hangups_total").values())
+    token = stack.login("tenant2")[1]["accessToken"]
+    socks = []
+    for _ in range(5):
+        sock = socket.create_connection(("127.0.0.1", stack.port), timeout=30)
+        sock.sendall(f"GET /api/events HTTP/1.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        received = b""
+        while b"Connected to event stream" not in received:
+            received += _recv(sock)
+        socks.append(sock)
+    time.sleep(0.5)  # parked
+    for sock in socks:
+        sock.close()
+    deadline = time.monotonic() + 10
+    while True:
+        after = sum(worker_metrics(stack, ops, "portal_sse_hangups_total").values())
+        if after - before >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert after - before == 5
