@@ -37,7 +37,7 @@ class Batch:
         keys = list(batch)
         try:
             answers = self.lookup_many(keys)
-        except Exception as exc:  # Redis down: every waiter raises it, as its own call would
+        except Exception as exc:  # noqa: BLE001 - e.g. Redis down: every waiter raises it
             for result in batch.values():
                 result.set_exception(exc)
             return

@@ -198,7 +198,7 @@ class Hub:
         memory when this reader has read that id and everything since, else from Redis (one
         read shared by the streams asking for the same id in the same turn)."""
         parsed = sse.parse_entry_id(last_event_id)
-        if parsed is None:
+        if parsed is None or parsed == (0, 0):  # 0-0 is never an entry (an empty stream's start)
             return LookupError(last_event_id)
         with self._lock:
             floor = self.recent_floor

@@ -7,10 +7,10 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from portal import create_app
 from portal.auth import tokens
+from portal.auth.models import User
 from portal.auth.tokens import user_claims
 from portal.events.batch import Batch
 from portal.extensions import db, redis_client
-from portal.auth.models import User
 from tests.helpers import config_for, login_as
 
 

@@ -83,7 +83,8 @@ def test_a_replay_after_what_the_reader_has_read_comes_from_memory(redis_url):
         assert [i for i, _f in hub.entries_after(new[-3].decode())] == new[-2:]
         assert [i for i, _f in hub.entries_after(new[-1].decode())] == []
         assert isinstance(hub.entries_after("200-15"), LookupError)  # never in the stream
-        assert xrange_calls(conn) - before == 0  # all three answered from memory
+        assert isinstance(hub.entries_after("0-0"), LookupError)  # no entry has that id
+        assert xrange_calls(conn) - before == 0  # all four answered from memory
         # Older than what memory keeps (the newest 5 of 10: trimmed to 4 past 8): from Redis.
         assert [i for i, _f in hub.entries_after(old[-1].decode())] == new
         assert xrange_calls(conn) - before == 1
