@@ -16,7 +16,7 @@ from portal.events.batch import Batch
 from portal.events.audience import visible
 from portal.events.hub import Hub, StreamsFull, TooManyStreams
 from portal.events.metrics import metrics
-from portal.events.redis_stream import stream_key
+from portal.events.redis_stream import TooManyEntries, iter_entries_after, stream_key
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,13 @@ def _replay_frames(hub, sub, last_event_id):
         # At most a queue's worth: a client that missed more would have been cut off anyway,
         # and one reconnect must not hold megabytes of frames.
         entries = hub.entries_after(last_event_id)
-        if isinstance(entries, LookupError):
+        if isinstance(entries, TooManyEntries):  # a long way back: this stream's own paged read
+            entries = iter_entries_after(hub.commands, hub.stream_key, last_event_id,
+                                         hub.replay_max)
+        elif isinstance(entries, LookupError):
             raise entries
         items = list(replay(entries, sub.keys, max_frames=sub.limit))
-    except LookupError:
+    except (LookupError, redis.ResponseError):
         metrics.inc("resyncs")
         return [sse.RESYNC], None
     floor = sse.parse_entry_id(items[-1][0]) if items else sse.parse_entry_id(last_event_id)

@@ -76,8 +76,10 @@ class Hub:
         self.revoked = revoked
         # Last-Event-ID → the entries after it, or a LookupError (a resync): read once for all
         # the streams reconnecting from that id in the same turn of the loop.
+        # One shared read holds at most what memory keeps; a stream that missed more reads its
+        # own, page by page (connection.py).
         self.missed = Batch(functools.partial(redis_stream.entries_after_each, self.commands,
-                                              stream_key, replay_max))
+                                              stream_key, min(replay_max, recent_max)))
         self.replay_max = replay_max
         # The entries this reader has read, newest last (at most about recent_max): replays
         # after one of them are answered from memory. ``recent_floor`` is the id just before
@@ -194,9 +196,10 @@ class Hub:
             self._frozen_at = now
 
     def entries_after(self, last_event_id):
-        """The entries after ``last_event_id`` for a replay, or a LookupError (resync): from
-        memory when this reader has read that id and everything since, else from Redis (one
-        read shared by the streams asking for the same id in the same turn)."""
+        """The entries after ``last_event_id`` for a replay, or a LookupError (resync), or
+        TooManyEntries (more than one shared read holds): from memory when this reader has read
+        that id and everything since, else from Redis (one read shared by the streams asking for
+        the same id in the same turn)."""
         parsed = sse.parse_entry_id(last_event_id)
         if parsed is None or parsed == (0, 0):  # 0-0 is never an entry (an empty stream's start)
             return LookupError(last_event_id)

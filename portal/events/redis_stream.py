@@ -52,12 +52,17 @@ def append_control(kind: str, audience_key: str) -> str:
         maxlen=current_app.config["EVENT_STREAM_MAXLEN"], approximate=True)
 
 
-def entries_after(conn, key: str, last_event_id: str, max_entries: int) -> list:
-    """The stream's entries after ``last_event_id``, oldest first, as (id, fields) pairs.
+class TooManyEntries(LookupError):
+    """More entries follow the id than the reader was asked to hold."""
 
-    LookupError when that id is malformed, not (or no longer) in the stream, or followed by more
-    than ``max_entries`` entries: the client then resyncs. The first read starts at the id
-    itself, so one round trip both proves it is still there and returns what follows it.
+
+def iter_entries_after(conn, key: str, last_event_id: str, max_entries: int):
+    """Yield the stream's entries after ``last_event_id``, oldest first, as (id, fields) pairs,
+    a page at a time.
+
+    LookupError when that id is malformed or not (or no longer) in the stream; TooManyEntries
+    once more than ``max_entries`` follow it: the client then resyncs. The first read starts at
+    the id itself, so one round trip both proves it is still there and returns what follows it.
     """
     parsed = parse_entry_id(last_event_id)
     if parsed is None:
@@ -67,14 +72,21 @@ def entries_after(conn, key: str, last_event_id: str, max_entries: int) -> list:
     entries = conn.xrange(key, last, "+", count=page + 1)
     if not entries or _text(entries[0][0]) != last:
         raise LookupError(last_event_id)
-    found, more = entries[1:], len(entries) == page + 1
-    while more and len(found) <= max_entries:
-        entries = conn.xrange(key, "(" + _text(found[-1][0]), "+", count=page)
-        found.extend(entries)
-        more = len(entries) == page
-    if len(found) > max_entries:
-        raise LookupError(last_event_id)
-    return found
+    entries, seen = entries[1:], 0
+    while True:
+        full = len(entries) == page
+        seen += len(entries)
+        if seen > max_entries:
+            raise TooManyEntries(last_event_id)
+        yield from entries
+        if not full:
+            return
+        entries = conn.xrange(key, "(" + _text(entries[-1][0]), "+", count=page)
+
+
+def entries_after(conn, key: str, last_event_id: str, max_entries: int) -> list:
+    """:func:`iter_entries_after` read into a list."""
+    return list(iter_entries_after(conn, key, last_event_id, max_entries))
 
 
 def _text(entry_id) -> str:
@@ -83,11 +95,13 @@ def _text(entry_id) -> str:
 
 def entries_after_each(conn, key: str, max_entries: int, last_event_ids) -> list:
     """:func:`entries_after` for several ids (the hub's batched replay reads): each answer is
-    the entries, or the LookupError that id gets."""
+    the entries, or the LookupError (or TooManyEntries) that id gets."""
     answers = []
     for last_event_id in last_event_ids:
         try:
             answers.append(entries_after(conn, key, last_event_id, max_entries))
-        except (LookupError, redis.ResponseError) as exc:
+        except LookupError as exc:
+            answers.append(exc)
+        except redis.ResponseError as exc:
             answers.append(LookupError(str(exc)))
     return answers

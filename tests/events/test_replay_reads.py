@@ -7,7 +7,7 @@ import pytest
 import redis as redis_lib
 
 from portal.events.hub import Hub
-from portal.events.redis_stream import entries_after
+from portal.events.redis_stream import TooManyEntries, entries_after
 
 
 @pytest.fixture
@@ -85,8 +85,13 @@ def test_a_replay_after_what_the_reader_has_read_comes_from_memory(redis_url):
         assert isinstance(hub.entries_after("200-15"), LookupError)  # never in the stream
         assert isinstance(hub.entries_after("0-0"), LookupError)  # no entry has that id
         assert xrange_calls(conn) - before == 0  # all four answered from memory
-        # Older than what memory keeps (the newest 5 of 10: trimmed to 4 past 8): from Redis.
-        assert [i for i, _f in hub.entries_after(old[-1].decode())] == new
+        # Older than what memory keeps (trimmed to the newest 4 once past 8): from Redis, in one
+        # read that holds at most as much as memory (4): the stream then reads its own.
+        assert isinstance(hub.entries_after(old[-1].decode()), TooManyEntries)
+        assert xrange_calls(conn) - before == 1
+        floor = "%d-%d" % hub.recent_floor  # the newest entry memory no longer holds
+        kept = new[new.index(floor.encode()) + 1:]
+        assert len(kept) <= 5 and [i for i, _f in hub.entries_after(floor)] == kept
         assert xrange_calls(conn) - before == 1
         # Ahead of this reader (another process's hub may be further on): from Redis too.
         assert isinstance(hub.entries_after("99999999999999-0"), LookupError)
@@ -95,3 +100,18 @@ def test_a_replay_after_what_the_reader_has_read_comes_from_memory(redis_url):
         hub.unsubscribe(sub)
         hub.stop()
         conn.delete(key)
+
+
+def test_a_stream_that_missed_more_than_one_shared_read_holds_reads_its_own(stream, redis_url):
+    from portal.auth.principal import Principal
+    from portal.events.connection import _replay_frames
+    _conn, key, ids = stream
+    hub = Hub(redis_url, key, freeze_gc=False, read=False, queue_size=5000, recent_max=100)
+    assert isinstance(hub.entries_after(ids[0].decode()), TooManyEntries)
+    sub = hub.subscribe(Principal("usr_ops", "OPS"))
+    frames, floor = _replay_frames(hub, sub, ids[0].decode())
+    assert len(frames) == 1202 and floor == tuple(int(p) for p in ids[-1].decode().split("-"))
+    hub.replay_max = 1000  # beyond SSE_REPLAY_MAX it is still a resync
+    frames, floor = _replay_frames(hub, sub, ids[0].decode())
+    assert floor is None and b"resync" in frames[0]
+    hub.unsubscribe(sub)
