@@ -78,6 +78,8 @@ class FastOpen:
                 direct = wire.for_environ(environ) \
                     if self.app.config["SSE_DIRECT_WRITES"] else None
                 return connection.open_stream(principal, last_event_id, sock, direct)
+            # A token, claim or Redis failure; and anything unexpected in a malformed request:
+            # Flask then answers it in the API's error shape rather than gunicorn's page.
             except (PyJWTError, JWTExtendedException, DomainError, redis.RedisError, KeyError,
                     ValueError, TypeError):
                 return None

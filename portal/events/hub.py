@@ -207,11 +207,13 @@ class Hub:
             floor = self.recent_floor
             newest = self.recent_ids[-1] if self.recent_ids else floor
             if floor is not None and floor <= parsed <= newest:
-                at = bisect.bisect_left(self.recent_ids, parsed)
-                if parsed != floor and (at == len(self.recent_ids)
-                                        or self.recent_ids[at] != parsed):
-                    return LookupError(last_event_id)  # never an entry of this stream
-                start = 0 if parsed == floor else at + 1
+                if parsed == floor:
+                    start = 0
+                else:
+                    at = bisect.bisect_left(self.recent_ids, parsed)
+                    if self.recent_ids[at] != parsed:  # at < len: parsed <= newest
+                        return LookupError(last_event_id)  # never an entry of this stream
+                    start = at + 1
                 if len(self.recent) - start > self.replay_max:
                     return LookupError(last_event_id)
                 return self.recent[start:]
