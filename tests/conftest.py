@@ -138,6 +138,10 @@ def celery_worker(app):
 
     celery = app.extensions["celery"]
     celery.loader.import_default_modules()  # the task modules of CELERY["include"]
+    # The consumer blocks in BRPOP for polling_interval (1 s by default), and stopping the worker
+    # waits for that: a short poll keeps each test's teardown short.
+    celery.conf.broker_transport_options = {**celery.conf.broker_transport_options,
+                                            "polling_interval": 0.1}
     with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
                       shutdown_timeout=30, loglevel="WARNING") as worker_:
         yield worker_
