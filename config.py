@@ -201,6 +201,10 @@ class BaseConfig:
 
     GUNICORN_WORKERS = _env("GUNICORN_WORKERS", 2, int)
     GUNICORN_WORKER_CONNECTIONS = _env("GUNICORN_WORKER_CONNECTIONS", 15000, int)
+    # Connections the kernel queues for gunicorn to accept. After a deploy every client
+    # reconnects at once, faster than the workers accept them; past the queue the kernel drops
+    # them. Linux caps it at net.core.somaxconn (4096 by default; deploy/sysctl.d raises it).
+    GUNICORN_BACKLOG = _env("GUNICORN_BACKLOG", 16384, int)
     # The open-file limit gunicorn raises itself to where it may (gunicorn.conf.py).
     OPEN_FILES_LIMIT = _env("OPEN_FILES_LIMIT", 65536, int)
 

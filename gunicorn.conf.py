@@ -14,6 +14,8 @@ worker_class = "gevent"
 workers = _config.GUNICORN_WORKERS
 # The gevent worker accepts at most this many clients per process; SSE streams count.
 worker_connections = _config.GUNICORN_WORKER_CONNECTIONS
+# The kernel's accept queue: a reconnect storm after a deploy arrives faster than it is accepted.
+backlog = _config.GUNICORN_BACKLOG
 # SSE streams are long requests; the gevent worker does not time them out itself.
 timeout = 30
 graceful_timeout = 10

@@ -18,6 +18,23 @@ from bench.proc import children, fd_ceiling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+# Every server's accept queue (the portal's own default, GUNICORN_BACKLOG). Linux caps it at
+# net.core.somaxconn: see warn_if_backlog_capped.
+BACKLOG = 16384
+
+
+def warn_if_backlog_capped():
+    """Say so when the kernel will shrink the servers' accept queues (a storm then loses
+    connections to the cap, not to the servers)."""
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            cap = int(f.read())
+    except (OSError, ValueError):
+        return
+    if cap < BACKLOG:
+        print(f"note: net.core.somaxconn is {cap}, so every listen backlog here is {cap}, not "
+              f"{BACKLOG} (sysctl -w net.core.somaxconn={BACKLOG}, as "
+              f"deploy/sysctl.d/60-portal.conf sets it)", file=sys.stderr)
 
 
 def free_port() -> int:
@@ -158,7 +175,7 @@ def start_gunicorn(name, app_path, env, workdir, workers, worker_connections, co
         argv += ["--config", config]
     argv += ["--worker-class", "gevent", "--no-control-socket", "--workers", str(workers),
              "--worker-connections", str(worker_connections), "--bind", f"127.0.0.1:{port}",
-             "--backlog", "4096", "--timeout", "120", "--graceful-timeout", "5",
+             "--backlog", str(BACKLOG), "--timeout", "120", "--graceful-timeout", "5",
              "--log-level", "warning", app_path]
     server = Managed(name, argv, {**env, "PORT": str(port)}, os.path.join(workdir, f"{name}.log"),
                      nofile=nofile)
@@ -215,7 +232,7 @@ http {{
     scgi_temp_path {root}/scgi;
     nchan_shared_memory_size 512m;
     server {{
-        listen 127.0.0.1:{port} backlog=4096{reuseport};
+        listen 127.0.0.1:{port} backlog={backlog}{reuseport};
         location = /api/health {{
             default_type application/json;
             return 200 '{{"status":"ok"}}';
@@ -267,7 +284,7 @@ def start_nchan(workdir, workers, worker_connections, nofile, heartbeat=15, buff
     with open(conf, "w") as fh:
         fh.write(NCHAN_CONF.format(module=NCHAN_MODULE, workers=workers, nofile=nofile,
                                    worker_connections=worker_connections, root=root, port=port,
-                                   heartbeat=int(heartbeat), buffer=buffer,
+                                   heartbeat=int(heartbeat), buffer=buffer, backlog=BACKLOG,
                                    reuseport=" reuseport" if reuseport else ""))
     server = Managed("nchan", [NGINX, "-p", root + "/", "-c", conf, "-e", root + "/error.log",
                                "-g", "daemon off;"],

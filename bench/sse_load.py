@@ -15,6 +15,7 @@ import sys
 from bench import report
 from bench.runner import Bench
 from bench.scenarios import SCENARIOS
+from bench.servers import warn_if_backlog_capped
 
 
 def parse_args(argv=None):
@@ -96,6 +97,7 @@ def main(argv=None):
     targets = [t for t in args.targets.split(",") if t]
     bench = Bench(args)
     rows = []
+    warn_if_backlog_capped()
     try:
         bench.setup()
         report.header(args, bench)
