@@ -14,12 +14,13 @@ import socket
 class Wire:
     """How to write to one client's socket outside the WSGI iterator."""
 
-    __slots__ = ("sock", "chunked", "watcher")
+    __slots__ = ("sock", "chunked", "watcher", "on_hangup")
 
     def __init__(self, sock, chunked: bool):
         self.sock = sock
         self.chunked = chunked  # HTTP/1.1: gunicorn frames the body as chunks; 1.0: raw bytes
         self.watcher = None
+        self.on_hangup = None
 
     def frame(self, data: bytes) -> bytes:
         """``data`` as it must appear on this socket."""
@@ -46,19 +47,20 @@ class Wire:
         """
         from gevent import get_hub
 
-        watcher = self.watcher = get_hub().loop.io(self.sock.fileno(), 1)
+        self.on_hangup = callback
+        self.watcher = get_hub().loop.io(self.sock.fileno(), 1)
+        self.watcher.start(self._readable)  # a bound method: no closure kept per stream
 
-        def readable():
-            watcher.stop()  # level-triggered: once is enough
-            callback()
-        watcher.start(readable)
+    def _readable(self) -> None:
+        self.watcher.stop()  # level-triggered: once is enough
+        self.on_hangup()
 
     def unwatch(self) -> None:
         """Stop watching (before the socket is closed)."""
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher.close()
-            self.watcher = None
+            self.watcher = self.on_hangup = None
 
     def peer_closed(self) -> bool:
         """Whether the client closed its end, checked without blocking or consuming data."""
