@@ -119,6 +119,9 @@ class BaseConfig:
     SSE_DIRECT_WRITES = _env("SSE_DIRECT_WRITES", True, bool)
     # Open plain GET /api/events requests without Flask's request cycle (portal/events/fast_open.py).
     SSE_FAST_OPEN = _env("SSE_FAST_OPEN", True, bool)
+    # Streams opening within this many ms share one Redis round trip for their revocation check
+    # (portal/events/batch.py); each waits at most this long for it. 0: only those of one turn.
+    SSE_CHECK_BATCH_MS = _env("SSE_CHECK_BATCH_MS", 2.0, float)
     METRICS_TOKEN = _env("METRICS_TOKEN", "")
     OUTBOX_RELAY_GRACE_S = _env("OUTBOX_RELAY_GRACE_S", 5.0, float)
     OUTBOX_RELAY_BATCH = _env("OUTBOX_RELAY_BATCH", 200, int)

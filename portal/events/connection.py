@@ -45,7 +45,8 @@ def get_hub(app=None) -> Hub:
                           refreeze_s=config["SSE_GC_REFREEZE_S"], sweep_s=config["SSE_GC_SWEEP_S"],
                           replay_max=config["SSE_REPLAY_MAX"],
                           recent_max=config["SSE_REPLAY_MEMORY"],
-                          revoked=Batch(functools.partial(_lookup_revoked, app)))
+                          revoked=Batch(functools.partial(_lookup_revoked, app),
+                                        window_s=config["SSE_CHECK_BATCH_MS"] / 1000))
                 app.extensions["event_hub"] = hub
     return hub
 

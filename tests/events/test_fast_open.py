@@ -158,3 +158,28 @@ def test_revoked_sessions_answers_each_session_from_redis(apps):
     with apps[True].app_context():
         tokens.mark_revoked(redis_client.conn, "sess-batch-gone", 60)
         assert tokens.revoked_sessions(["sess-batch-live", "sess-batch-gone"]) == [False, True]
+
+
+def test_with_a_window_callers_of_later_turns_share_the_lookup_too():
+    calls = []
+
+    def lookup_many(keys):
+        calls.append(sorted(keys))
+        return [False] * len(keys)
+    batch = Batch(lookup_many, window_s=0.05)
+    batch.cooperative = True
+    jobs = []
+    for i in range(5):  # one caller per turn, 1 ms apart: each alone in its turn
+        jobs.append(gevent.spawn(batch, f"s{i}"))
+        gevent.sleep(0.001)
+    gevent.joinall(jobs, timeout=5, raise_error=True)
+    assert [job.value for job in jobs] == [False] * 5
+    assert calls == [["s0", "s1", "s2", "s3", "s4"]]
+    without = Batch(lookup_many)
+    without.cooperative = True
+    jobs = []
+    for i in range(3):
+        jobs.append(gevent.spawn(without, f"t{i}"))
+        gevent.sleep(0.001)
+    gevent.joinall(jobs, timeout=5, raise_error=True)
+    assert calls[1:] == [["t0"], ["t1"], ["t2"]]
