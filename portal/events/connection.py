@@ -137,7 +137,7 @@ def _replay_frames(hub, sub, last_event_id):
         elif isinstance(entries, LookupError):
             raise entries
         items = list(replay(entries, sub.keys, max_frames=sub.limit))
-    except (LookupError, redis.ResponseError):
+    except LookupError:
         metrics.inc("resyncs")
         return [sse.RESYNC], None
     floor = sse.parse_entry_id(items[-1][0]) if items else sse.parse_entry_id(last_event_id)

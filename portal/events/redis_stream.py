@@ -60,16 +60,17 @@ def iter_entries_after(conn, key: str, last_event_id: str, max_entries: int):
     """Yield the stream's entries after ``last_event_id``, oldest first, as (id, fields) pairs,
     a page at a time.
 
-    LookupError when that id is malformed or not (or no longer) in the stream; TooManyEntries
-    once more than ``max_entries`` follow it: the client then resyncs. The first read starts at
-    the id itself, so one round trip both proves it is still there and returns what follows it.
+    LookupError when that id is malformed or not (or no longer) in the stream, or Redis refuses
+    the read; TooManyEntries once more than ``max_entries`` follow it: the client then resyncs.
+    The first read starts at the id itself, so one round trip both proves it is still there and
+    returns what follows it.
     """
     parsed = parse_entry_id(last_event_id)
     if parsed is None:
         raise LookupError(last_event_id)
     last = format_entry_id(parsed)  # never send Redis a form it would refuse
     page = 500
-    entries = conn.xrange(key, last, "+", count=page + 1)
+    entries = _xrange(conn, key, last, page + 1)
     if not entries or _text(entries[0][0]) != last:
         raise LookupError(last_event_id)
     entries, seen = entries[1:], 0
@@ -81,7 +82,14 @@ def iter_entries_after(conn, key: str, last_event_id: str, max_entries: int):
         yield from entries
         if not full:
             return
-        entries = conn.xrange(key, "(" + _text(entries[-1][0]), "+", count=page)
+        entries = _xrange(conn, key, "(" + _text(entries[-1][0]), page)
+
+
+def _xrange(conn, key: str, start: str, count: int) -> list:
+    try:
+        return conn.xrange(key, start, "+", count=count)
+    except redis.ResponseError as exc:  # e.g. the key is not a stream: nothing to replay
+        raise LookupError(str(exc)) from exc
 
 
 def entries_after(conn, key: str, last_event_id: str, max_entries: int) -> list:
@@ -102,6 +110,4 @@ def entries_after_each(conn, key: str, max_entries: int, last_event_ids) -> list
             answers.append(entries_after(conn, key, last_event_id, max_entries))
         except LookupError as exc:
             answers.append(exc)
-        except redis.ResponseError as exc:
-            answers.append(LookupError(str(exc)))
     return answers

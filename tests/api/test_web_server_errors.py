@@ -89,9 +89,11 @@ def test_the_listen_backlog_is_as_deep_as_the_kernel_allows(web):
     """After a deploy every stream reconnects at once: gunicorn asks for GUNICORN_BACKLOG
     (16,384), which Linux caps at net.core.somaxconn; gunicorn's own default would be 2,048."""
     import subprocess
+
+    from config import BaseConfig
     with open("/proc/sys/net/core/somaxconn") as f:
         cap = int(f.read())
     listing = subprocess.run(["ss", "-ltnH", f"sport = :{web[1]}"], capture_output=True,
                              text=True, check=True).stdout.split()
     # State Recv-Q Send-Q Local Peer: for a listening socket Send-Q is its backlog.
-    assert int(listing[2]) == min(16384, cap)
+    assert int(listing[2]) == min(BaseConfig.GUNICORN_BACKLOG, cap)

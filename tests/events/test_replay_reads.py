@@ -44,6 +44,18 @@ def test_an_unknown_or_malformed_id_is_a_lookup_error(stream, bad):
         entries_after(conn, key, bad, 100)
 
 
+def test_a_key_that_is_not_a_stream_is_a_lookup_error(redis_url):
+    """Redis refuses the XRANGE (WRONGTYPE): the client resyncs, as for an unknown id."""
+    conn = redis_lib.Redis.from_url(redis_url)
+    key = f"unit:replay:plain:{time.time_ns()}"
+    conn.set(key, "not a stream")
+    try:
+        with pytest.raises(LookupError, match="WRONGTYPE"):
+            entries_after(conn, key, "1-0", 100)
+    finally:
+        conn.delete(key)
+
+
 def test_more_entries_than_allowed_is_a_lookup_error(stream):
     conn, key, ids = stream
     with pytest.raises(LookupError):
