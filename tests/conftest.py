@@ -5,6 +5,7 @@ TEST_DATABASE_URL points at a server (CI). Each test starts from the seeded demo
 """
 import os
 import shutil
+import time
 import uuid
 
 import pytest
@@ -83,15 +84,29 @@ def clean(request, redis_url):
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.remove()
-        seeded = app.config["SEEDED_IDS"]
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                if table.name in seeded:
-                    conn.execute(table.delete().where(table.c.id.not_in(seeded[table.name])))
-                else:
-                    conn.execute(table.delete())
+        _delete_unseeded_rows(app.config["SEEDED_IDS"])
     shutil.rmtree(app.config["UPLOAD_DIR"], ignore_errors=True)
     redis.Redis.from_url(redis_url).flushall()
+
+
+def _delete_unseeded_rows(seeded, attempts=5):
+    """Delete every row but the seeded ones, in one transaction. A module's own worker may still
+    be delivering the test's last events: PostgreSQL can then pick this transaction as a
+    deadlock's victim, and it is run again once the worker's transactions have ended."""
+    for attempt in range(attempts):
+        try:
+            with db.engine.begin() as conn:
+                for table in reversed(db.metadata.sorted_tables):
+                    if table.name in seeded:
+                        conn.execute(table.delete().where(table.c.id.not_in(seeded[table.name])))
+                    else:
+                        conn.execute(table.delete())
+            return
+        except sa.exc.OperationalError as exc:
+            deadlock = getattr(exc.orig, "sqlstate", None) == "40P01"
+            if not deadlock or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture
