@@ -48,6 +48,7 @@ def _derive_config(app):
 def register_extensions(app):
     """Bind the unbound singletons and the cross-cutting request hooks."""
     from portal import http, idempotency, models  # noqa: F401  (models: every table)
+    from portal import autocommit_reads
     from portal.auth import tokens
     from portal.events import enqueue
     from portal.database import alembic_render_item, configure_sqlite, ping_idle_connections
@@ -59,6 +60,8 @@ def register_extensions(app):
             configure_sqlite(engine)
         else:
             ping_idle_connections(engine, app.config["DB_PING_IDLE_S"])
+            if app.config["DB_AUTOCOMMIT_READS"]:
+                autocommit_reads.install(engine)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True,
                      compare_type=True, render_item=alembic_render_item)
     jwt.init_app(app)

@@ -1,0 +1,114 @@
+"""A GET or HEAD request reads without a transaction on PostgreSQL, and anything that is not a
+plain read still runs in one (portal/autocommit_reads.py). What each test checks is the state
+PostgreSQL itself reports for the request's backend, read from a second connection."""
+import pytest
+import sqlalchemy as sa
+
+from portal import create_app
+from portal.directory.models import Landlord
+from portal.extensions import db
+from tests.helpers import config_for
+
+
+@pytest.fixture
+def pg_app(app, database_url, redis_url):
+    """The suite's database, through a pool of one connection (the next request reuses it)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite keeps its own transactions")
+    made = create_app("testing", config_for(database_url, redis_url, DB_POOL_SIZE=1))
+    yield made
+    with made.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def observer(pg_app, database_url):
+    """``state()``: pg_stat_activity's state of the session's backend (``idle`` after an
+    autocommitted statement, ``idle in transaction`` inside one); ``engine`` for other reads."""
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+
+    class Observer:
+        def __init__(self):
+            self.engine = engine
+
+        def state(self):
+            pid = db.session.connection().connection.dbapi_connection.info.backend_pid
+            with engine.connect() as conn:
+                return conn.execute(sa.text("SELECT state FROM pg_stat_activity WHERE pid = :pid"),
+                                    {"pid": pid}).scalar()
+    yield Observer()
+    engine.dispose()
+
+
+def landlord_ids():
+    return db.session.execute(sa.select(Landlord.id).order_by(Landlord.id)).scalars().all()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_the_reads_of_a_get_or_head_request_leave_no_transaction_open(pg_app, observer, method):
+    with pg_app.test_request_context("/api/tickets", method=method):
+        assert landlord_ids()
+        assert observer.state() == "idle"
+        db.session.remove()
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE"])
+def test_the_reads_of_other_requests_run_in_a_transaction(pg_app, observer, method):
+    with pg_app.test_request_context("/api/tickets", method=method):
+        assert landlord_ids()
+        assert observer.state() == "idle in transaction"
+        db.session.remove()
+
+
+def test_a_write_in_a_get_request_is_still_one_transaction(pg_app, observer):
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        before = landlord_ids()
+        db.session.add(Landlord(name="Written in a GET"))
+        db.session.flush()
+        assert observer.state() == "idle in transaction"
+        db.session.add(Landlord(id=before[0], name="A duplicate id: the flush fails"))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+        db.session.remove()
+    with pg_app.app_context():
+        assert landlord_ids() == before  # the first insert went with the failed one
+
+
+def test_a_locking_read_in_a_get_request_holds_its_lock_until_the_end(pg_app, observer):
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        first = db.session.execute(
+            sa.select(Landlord).order_by(Landlord.id).limit(1).with_for_update()).scalar_one()
+        assert observer.state() == "idle in transaction"
+        with observer.engine.connect() as other:
+            with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+                other.execute(sa.text("SELECT id FROM landlords WHERE id = :id FOR UPDATE NOWAIT"),
+                              {"id": first.id})
+        db.session.remove()
+    with observer.engine.connect() as other:  # released with the request's session
+        assert other.execute(sa.text("SELECT id FROM landlords WHERE id = :id FOR UPDATE NOWAIT"),
+                             {"id": first.id}).scalar() == first.id
+
+
+def test_a_savepoint_in_a_get_request_works(pg_app, observer):
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        before = landlord_ids()
+        with db.session.begin_nested():
+            db.session.add(Landlord(name="Inside a savepoint"))
+        assert observer.state() == "idle in transaction"
+        db.session.rollback()
+        assert landlord_ids() == before
+        db.session.remove()
+
+
+def test_the_pool_gives_the_next_request_a_transactional_connection(pg_app, observer):
+    """A connection used by a GET goes back to the pool in its usual mode."""
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        landlord_ids()
+        pid = db.session.connection().connection.dbapi_connection.info.backend_pid
+        db.session.remove()
+    with pg_app.test_request_context("/api/tickets", method="POST"):
+        landlord_ids()
+        assert db.session.connection().connection.dbapi_connection.info.backend_pid == pid
+        assert observer.state() == "idle in transaction"
+        db.session.remove()
