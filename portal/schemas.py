@@ -34,21 +34,32 @@ class Schema(_Schema):
 
     def _dump_one(self, obj, plan):
         out = self.dict_class()
-        plain = not hasattr(obj, "__getitem__")
+        # Where the fast path reads values: a dict's own keys (as marshmallow reads them), or
+        # what an object holds itself, read without its class's descriptors (a mapped object's
+        # loaded columns are there, and SQLAlchemy's attribute descriptor costs six times a
+        # dict lookup; properties and what is not loaded yet are looked up as usual). Rows and
+        # other sequences take marshmallow's accessor.
+        if type(obj) is dict:
+            held = obj
+        elif hasattr(obj, "__getitem__"):
+            held = None
+        else:
+            held = getattr(obj, "__dict__", _NOTHING)
         for key, attr, fmt, name, field_obj in plan:
-            if fmt is None or not plain:
-                value = field_obj.serialize(name, obj, accessor=self.get_attribute)
+            if fmt is not None and held is not None:
+                value = held.get(attr, missing)
+                if value is missing and held is not obj:
+                    value = getattr(obj, attr, missing)
                 if value is not missing:
-                    out[key] = value
-                continue
-            value = getattr(obj, attr, missing)
-            if value is missing:
-                value = field_obj.serialize(name, obj, accessor=self.get_attribute)
-                if value is not missing:
-                    out[key] = value
-                continue
-            out[key] = None if value is None else fmt(value)
+                    out[key] = None if value is None else fmt(value)
+                    continue
+            value = field_obj.serialize(name, obj, accessor=self.get_attribute)
+            if value is not missing:
+                out[key] = value
         return out
+
+
+_NOTHING = {}
 
 
 def fast_format(formatter):
