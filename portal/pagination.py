@@ -69,7 +69,8 @@ def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
         query = query.where(key > mark if oldest_first else key < mark)
     order = (model.created_at.asc(), model.id.asc()) if oldest_first else \
         (model.created_at.desc(), model.id.desc())
-    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).scalars().all()
+    # unique(): a collection loaded in the same query (joinedload) repeats its parent's row.
+    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).unique().scalars().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
