@@ -6,6 +6,7 @@ by ``Connection.collect()`` (whose channel close the dead socket cut short), the
 own transport raises AttributeError there, which celery treats as unrecoverable (exit 1).
 """
 import kombu
+import redis
 import pytest
 
 from tests.helpers import start_redis
@@ -49,3 +50,29 @@ def test_the_portal_transport_closes_with_a_connection_error_it_ignores(tmp_path
     _lose_the_broker(conn, redis_proc)
     conn.close()  # the restore fails as a connection error, which close() ignores
     assert conn._closed
+
+
+def test_the_portal_channel_publishes_through_one_client_while_its_pool_lasts(tmp_path):
+    """kombu's own channel builds a redis client for every publish; the portal's keeps one per
+    connection pool, and a new pool (after a fork, or a reconnect) gets a new client."""
+    redis_proc, url = start_redis(tmp_path)
+    try:
+        queue = kombu.Queue("q", routing_key="q")
+        with kombu.Connection(url, transport=STOCK) as stock:
+            assert stock.default_channel._create_client() is not \
+                stock.default_channel._create_client()
+        with kombu.Connection(url, transport=PORTAL) as conn:
+            channel = conn.default_channel
+            producer = conn.Producer(channel)
+            client = channel._create_client()
+            for n in range(20):
+                producer.publish({"n": n}, routing_key="q", declare=[queue])
+            assert channel._create_client() is client
+            channel._disconnect_pools()
+            producer.publish({"n": 20}, routing_key="q", declare=[queue])
+            renewed = channel._create_client()
+            assert renewed is not client and renewed.connection_pool is channel.pool
+        assert redis.Redis.from_url(url).llen("q") == 21
+    finally:
+        redis_proc.kill()
+        redis_proc.wait(timeout=10)
