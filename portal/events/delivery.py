@@ -32,27 +32,48 @@ def deliver_event(event_id: str):
     in the outbox by now, and it is delivered here first (its delivery may run elsewhere at the
     same time; the stream's publish-once marker lets exactly one XADD it, and returns only once it
     is in the stream). So the live stream and every replay hold a ticket's events as committed.
+    The check is made in the delivery's own transaction: most events have no earlier version
+    waiting, and then the delivery reads the event once.
     """
+    stream_id = _deliver_one(event_id, after_earlier=True)
+    if stream_id is not _EARLIER_FIRST:
+        return stream_id
     for earlier_id in _undelivered_before(event_id):
         _deliver_one(earlier_id)
     return _deliver_one(event_id)
+
+
+# What _deliver_one answers, having changed nothing, when earlier versions must go out first.
+_EARLIER_FIRST = object()
+
+
+def _earlier_query(event):
+    """The undelivered events of this event's resource with a lower version, in order."""
+    return (sa.select(OutboxEvent.id).where(
+        OutboxEvent.resource_key == event.resource_key, OutboxEvent.version < event.version,
+        OutboxEvent.delivered_at.is_(None))
+        .order_by(OutboxEvent.version, OutboxEvent.created_at))
+
+
+def _has_earlier(event) -> bool:
+    if event.resource_key is None or event.version is None or event.version <= 1:
+        return False  # a resource's first version has nothing before it
+    return db.session.execute(_earlier_query(event).limit(1)).first() is not None
 
 
 def _undelivered_before(event_id: str) -> list:
     """Ids of the undelivered events of this event's resource with a lower version, in order."""
     with read_only():
         event = db.session.get(OutboxEvent, event_id)
-        if event is None or event.resource_key is None or event.delivered_at is not None:
+        if event is None or event.delivered_at is not None or not _has_earlier(event):
             return []
-        return list(db.session.execute(
-            sa.select(OutboxEvent.id).where(
-                OutboxEvent.resource_key == event.resource_key,
-                OutboxEvent.version < event.version, OutboxEvent.delivered_at.is_(None))
-            .order_by(OutboxEvent.version, OutboxEvent.created_at)).scalars())
+        return list(db.session.execute(_earlier_query(event)).scalars())
 
 
-def _deliver_one(event_id: str):
-    """Write the event's notifications, publish it once, mark it delivered; return its entry id."""
+def _deliver_one(event_id: str, after_earlier: bool = False):
+    """Write the event's notifications, publish it once, mark it delivered; return its entry id.
+    ``after_earlier``: answer _EARLIER_FIRST instead, with nothing written, while an earlier
+    version of its resource is undelivered."""
     with atomic():
         event = db.session.get(OutboxEvent, event_id)
         if event is None:
@@ -60,6 +81,8 @@ def _deliver_one(event_id: str):
             return None
         if event.delivered_at is not None:
             return event.stream_id
+        if after_earlier and _has_earlier(event):
+            return _EARLIER_FIRST
         audience = json.loads(event.audience)
         event.attempts = (event.attempts or 0) + 1
         entries = [(event.type, audience, envelope(event))]

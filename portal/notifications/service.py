@@ -11,11 +11,12 @@ from portal.notifications.texts import describe
 from portal.pagination import paginate
 
 
-def _insert_ignoring_duplicates(rows):
-    """INSERT … ON CONFLICT (event_id, user_id) DO NOTHING, on PostgreSQL and SQLite."""
+def _insert_ignoring_duplicates(rows) -> list:
+    """INSERT … ON CONFLICT (event_id, user_id) DO NOTHING, on PostgreSQL and SQLite; return
+    the notifications it inserted."""
     stmt = insert_for(Notification).values(rows).on_conflict_do_nothing(
-        index_elements=["event_id", "user_id"])
-    db.session.execute(stmt)
+        index_elements=["event_id", "user_id"]).returning(Notification)
+    return db.session.scalars(stmt).all()
 
 
 def create_for_event(event, user_ids) -> list:
@@ -28,8 +29,11 @@ def create_for_event(event, user_ids) -> list:
              "title": title, "body": body, "resource_type": resource.get("type"),
              "resource_id": resource.get("id"), "created_at": now}
             for user_id in sorted(set(user_ids))]
-    if rows:
-        _insert_ignoring_duplicates(rows)
+    inserted = _insert_ignoring_duplicates(rows) if rows else []
+    if event.attempts == 1 and len(inserted) == len(rows):
+        # The first attempt, and no delivery of the same event ran alongside it: these are all
+        # of the event's notifications, without reading them back.
+        return sorted(inserted, key=lambda notification: notification.user_id)
     return db.session.execute(
         db.select(Notification).where(Notification.event_id == event.id)
         .order_by(Notification.user_id)).scalars().all()
