@@ -16,6 +16,7 @@ SQLite is left as it is. Its transactions are begun explicitly (``configure_sqli
 """
 import sqlalchemy as sa
 from flask import has_request_context, request
+from psycopg.pq import TransactionStatus
 
 READ_METHODS = frozenset(("GET", "HEAD"))
 _MARK = "portal.autocommit_read"
@@ -58,5 +59,4 @@ def install(engine) -> None:
 
 
 def _in_transaction(dbapi_connection) -> bool:
-    from psycopg.pq import TransactionStatus
     return dbapi_connection.info.transaction_status != TransactionStatus.IDLE
