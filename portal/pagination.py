@@ -56,7 +56,10 @@ def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
     """Run ``query`` newest first (or oldest first) from ``cursor``; return
     ``{"items", "next_cursor"}``.
 
-    The model needs ``created_at`` and ``id``; ties on created_at are broken by id.
+    The model needs ``created_at`` and ``id``; ties on created_at are broken by id. A query may
+    load a collection in the same statement (``joinedload``, which SQLAlchemy applies around the
+    limited rows); it must not join a one-to-many table to filter (use EXISTS): the duplicates
+    would be dropped after the limit and pages would come back short.
     """
     if cursor:
         try:

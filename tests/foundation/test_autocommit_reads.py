@@ -112,3 +112,33 @@ def test_the_pool_gives_the_next_request_a_transactional_connection(pg_app, obse
         assert db.session.connection().connection.dbapi_connection.info.backend_pid == pid
         assert observer.state() == "idle in transaction"
         db.session.remove()
+
+
+def test_a_lock_in_a_subquery_holds_too(pg_app, observer):
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        locked = sa.select(Landlord.id).order_by(Landlord.id).limit(1).with_for_update() \
+            .scalar_subquery()
+        first = db.session.execute(sa.select(Landlord).where(Landlord.id == locked)).scalar_one()
+        assert observer.state() == "idle in transaction"
+        with observer.engine.connect() as other:
+            with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+                other.execute(sa.text("SELECT id FROM landlords WHERE id = :id FOR UPDATE NOWAIT"),
+                              {"id": first.id})
+        db.session.remove()
+
+
+def test_a_streamed_read_in_a_get_request_works(pg_app, observer):
+    """A server-side cursor (yield_per) is declared inside a transaction."""
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        ids = [landlord.id for landlord in db.session.scalars(
+            sa.select(Landlord).order_by(Landlord.id).execution_options(yield_per=1))]
+        assert ids == landlord_ids()
+        db.session.remove()
+
+
+def test_a_get_request_that_asks_for_an_isolation_level_gets_a_transaction(pg_app, observer):
+    with pg_app.test_request_context("/api/tickets", method="GET"):
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        assert landlord_ids()
+        assert observer.state() == "idle in transaction"
+        db.session.remove()
