@@ -10,8 +10,11 @@ import urllib.request
 from datetime import date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from openapi_spec_validator import validate
 
+from portal.events.models import OutboxEvent
+from portal.extensions import db
 from portal.seed import PASSWORD
 from tests.helpers import free_port
 from tests.integration import processes as proc
@@ -58,7 +61,7 @@ def generated(portal, tmp_path_factory):
             del sys.modules[name]
 
 
-def test_the_demo_journey_through_the_generated_client(portal, generated, demo):
+def test_the_demo_journey_through_the_generated_client(app, portal, generated, demo):
     models = generated("models")
     client_module = generated("client")
     login = generated("api.auth.auth_login")
@@ -150,3 +153,15 @@ def test_the_demo_journey_through_the_generated_client(portal, generated, demo):
     marked = generated("api.notifications.notifications_mark_read").sync(
         client=tenant, body=models.MarkRead(ids=[note.id]))
     assert isinstance(marked, models.Updated) and marked.updated == 1
+
+    # The worker delivers every event the journey made (and is done before the cleanup).
+    proc.wait_until(lambda: undelivered_events(app) == 0, timeout=30,
+                    what="every event of the journey delivered")
+
+
+def undelivered_events(app) -> int:
+    with app.app_context():
+        count = db.session.execute(sa.select(sa.func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.delivered_at.is_(None))).scalar_one()
+        db.session.remove()
+    return count
