@@ -6,7 +6,7 @@ PORT ?= 4000
 export PORT
 export FLASK_APP := wsgi.py
 
-.PHONY: run test setup migrate seed bench bench-nchan bench-data bench-rest clean
+.PHONY: run test setup migrate seed bench bench-nchan bench-data bench-rest bench-inprocess clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,6 @@ bench-data: setup
 
 bench-rest: setup
 	$(BIN)/python -m bench.rest --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
+
+bench-inprocess: setup
+	$(BIN)/python -m bench.inprocess --database-url $(BENCH_DATABASE_URL) $(BENCH_ARGS)
