@@ -49,21 +49,27 @@ def _property_name(property_id) -> str:
 
 
 def _ticket_text(event, ticket_id):
-    ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None:
+    # The ticket, its property's name and the timeline entry of this version, in one query.
+    news = TICKET_NEWS.get(event.type)
+    query = (sa.select(Ticket, Property.name)
+             .outerjoin(Property, Property.id == Ticket.property_id).where(Ticket.id == ticket_id))
+    if news is None:
+        query = query.add_columns(TimelineEntry).outerjoin(TimelineEntry, sa.and_(
+            TimelineEntry.ticket_id == Ticket.id, TimelineEntry.ticket_version == event.version))
+    row = db.session.execute(query).first()
+    if row is None:
         return None
-    if event.type in TICKET_NEWS:
-        change = TICKET_NEWS[event.type]
+    ticket, property_name = row[0], row[1] or ""
+    if news is not None:
+        change = news
     else:
-        entry = db.session.execute(sa.select(TimelineEntry).where(
-            TimelineEntry.ticket_id == ticket.id,
-            TimelineEntry.ticket_version == event.version)).scalar_one_or_none()
+        entry = row[2]
         if entry is None:
             return None
         details = details_of(entry)
         change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
     by = user_names([event.actor_id]).get(event.actor_id)
-    body = _property_name(ticket.property_id) + (f" · by {by}" if by else "")
+    body = property_name + (f" · by {by}" if by else "")
     return f"{ticket.title}: {change}", body
 
 

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from portal.auth.models import User
+from portal.directory.models import Property
 from portal.events import delivery
 from portal.events.models import OutboxEvent
 from portal.extensions import db
@@ -133,12 +135,18 @@ def test_notifications_say_what_happened_to_what(app, client, demo):
     with app.app_context():
         for event_id in db.session.execute(db.select(OutboxEvent.id)).scalars().all():
             delivery.deliver_event(event_id)
-        titles = set(db.session.execute(db.select(Notification.title).where(
-            Notification.user_id == demo["users"]["tenant"])).scalars())
+        texts = set(db.session.execute(db.select(Notification.title, Notification.body).where(
+            Notification.user_id == demo["users"]["tenant"])).all())
+        place = db.session.get(Property, demo["prop1"]).name
+        names = {who: db.session.get(User, demo["users"][who]).name
+                 for who in ("landlord", "contractor")}
         db.session.remove()
-    assert titles == {"Leaking faucet in kitchen: assigned to FixIt Plumbing & Repairs",
-                      "Leaking faucet in kitchen: triaged",
-                      "Leaking faucet in kitchen: quote submitted (150.00)"}
+    assert texts == {
+        ("Leaking faucet in kitchen: assigned to FixIt Plumbing & Repairs",
+         f"{place} · by {names['landlord']}"),
+        ("Leaking faucet in kitchen: triaged", f"{place} · by {names['landlord']}"),
+        ("Leaking faucet in kitchen: quote submitted (150.00)",
+         f"{place} · by {names['contractor']}")}
     sign_in(client, "tenant")
     inbox = client.get("/notifications").data.decode()
     assert "quote submitted (150.00)" in inbox
