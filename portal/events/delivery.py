@@ -55,17 +55,21 @@ def _earlier_query(event):
         .order_by(OutboxEvent.version, OutboxEvent.created_at))
 
 
+def _versioned_after_first(event) -> bool:
+    # A resource's first version, or an unversioned event, has nothing before it.
+    return event.resource_key is not None and event.version is not None and event.version > 1
+
+
 def _has_earlier(event) -> bool:
-    if event.resource_key is None or event.version is None or event.version <= 1:
-        return False  # a resource's first version has nothing before it
-    return db.session.execute(_earlier_query(event).limit(1)).first() is not None
+    return _versioned_after_first(event) and \
+        db.session.execute(_earlier_query(event).limit(1)).first() is not None
 
 
 def _undelivered_before(event_id: str) -> list:
     """Ids of the undelivered events of this event's resource with a lower version, in order."""
     with read_only():
         event = db.session.get(OutboxEvent, event_id)
-        if event is None or event.delivered_at is not None or not _has_earlier(event):
+        if event is None or event.delivered_at is not None or not _versioned_after_first(event):
             return []
         return list(db.session.execute(_earlier_query(event)).scalars())
 
