@@ -257,17 +257,19 @@ def _recv(sock, size=65536) -> bytes:
     return data
 
 
-def worker_metrics(stack, token, name, attempts=40):
-    """{pid: value} of one metric, over new connections until both workers have answered."""
+def worker_metrics(stack, token, name, timeout=15.0):
+    """{pid: value} of one metric from both workers, over new connections until both have
+    answered (on a busy machine one worker may take forty connections in a row: a sum over
+    one worker compared with a sum over two would count the other's whole total)."""
     import re
     values = {}
-    for _attempt in range(attempts):
+    deadline = time.monotonic() + timeout
+    while len(values) < 2:
+        assert time.monotonic() < deadline, f"only workers {sorted(values)} answered {name}"
         status, text = stack_request(stack, "GET", "/api/metrics", token, text=True)
         assert status == 200
         match = re.search(rf'^{name}{{pid="(\d+)"}} (\d+)$', text, re.M)
         values[match.group(1)] = int(match.group(2))
-        if len(values) == 2:
-            break
     return values
 
 
