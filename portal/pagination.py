@@ -8,8 +8,8 @@ from marshmallow import ValidationError, fields, validate, validates
 
 from portal.fields import iso
 from portal.errors import ValidationFailed
-from portal.extensions import db
 from portal.http import unstorable
+from portal.plain_rows import plain_rows
 from portal.schemas import InputSchema
 
 DEFAULT_LIMIT = 20
@@ -52,14 +52,14 @@ def decode_cursor(cursor: str):
     return created_at, row_id
 
 
-def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
-    """Run ``query`` newest first (or oldest first) from ``cursor``; return
-    ``{"items", "next_cursor"}``.
+def paginate(query, model, limit: int, cursor, oldest_first=False, collection=None) -> dict:
+    """Run ``query`` (a ``select(model)`` with its filters) newest first (or oldest first) from
+    ``cursor``; return ``{"items", "next_cursor"}``, the items as plain rows
+    (portal/plain_rows.py: a page is read to be shown).
 
-    The model needs ``created_at`` and ``id``; ties on created_at are broken by id. A query may
-    load a collection in the same statement (``joinedload``, which SQLAlchemy applies around the
-    limited rows); it must not join a one-to-many table to filter (use EXISTS): the duplicates
-    would be dropped after the limit and pages would come back short.
+    The model needs ``created_at`` and ``id``; ties on created_at are broken by id. The query
+    must not join a one-to-many table to filter (use EXISTS): a row would come back once per
+    match. ``collection``: a one-to-many relationship each item also holds (``plain_rows``).
     """
     if cursor:
         try:
@@ -72,8 +72,7 @@ def paginate(query, model, limit: int, cursor, oldest_first=False) -> dict:
         query = query.where(key > mark if oldest_first else key < mark)
     order = (model.created_at.asc(), model.id.asc()) if oldest_first else \
         (model.created_at.desc(), model.id.desc())
-    # unique(): a collection loaded in the same query (joinedload) repeats its parent's row.
-    rows = db.session.execute(query.order_by(*order).limit(limit + 1)).unique().scalars().all()
+    rows = plain_rows(query.order_by(*order).limit(limit + 1), model, collection)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -3,9 +3,19 @@ import sqlalchemy as sa
 
 from portal.database import id_column, utcnow
 from portal.extensions import db
+from portal.plain_rows import Derived
 
 
-class Notification(db.Model):
+class NotificationDerived(Derived):
+    """Computed fields of a notification, mapped or a plain row."""
+
+    @property
+    def resource(self) -> dict:
+        """What the notification is about: ``{"type", "id"}``."""
+        return {"type": self.resource_type, "id": self.resource_id}
+
+
+class Notification(NotificationDerived, db.Model):
     """One notification per (event, user): the unique pair makes redelivery add nothing."""
 
     __tablename__ = "notifications"
@@ -26,8 +36,3 @@ class Notification(db.Model):
     resource_id = sa.Column(sa.String(40), nullable=True)
     read_at = sa.Column(sa.DateTime, nullable=True)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-
-    @property
-    def resource(self) -> dict:
-        """What the notification is about: ``{"type", "id"}``."""
-        return {"type": self.resource_type, "id": self.resource_id}

@@ -4,10 +4,29 @@ import sqlalchemy as sa
 from portal.database import TimestampMixin, id_column, one_of, utcnow
 from portal.money import Money
 from portal.extensions import db
+from portal.plain_rows import Derived
 from portal.tickets.state import FINISHED, PRIORITIES, STATUSES
 
 
-class Ticket(TimestampMixin, db.Model):
+class TicketDerived(Derived):
+    """What a ticket's columns tell, for the mapped ticket and a list page's plain rows alike."""
+
+    @property
+    def quote(self):
+        """The submitted quote as a dict, or None."""
+        if self.quote_submitted_at is None:
+            return None
+        return {"amount": self.quote_amount, "notes": self.quote_notes,
+                "submitted_at": self.quote_submitted_at}
+
+    @property
+    def overdue(self) -> bool:
+        """Past ``due_at`` and still not COMPLETED, AUDITED or CANCELLED."""
+        return self.status not in FINISHED and self.due_at is not None \
+            and self.due_at < utcnow()
+
+
+class Ticket(TicketDerived, TimestampMixin, db.Model):
     """A maintenance request filed by a tenancy about its property."""
 
     __tablename__ = "tickets"
@@ -45,21 +64,6 @@ class Ticket(TimestampMixin, db.Model):
     # SQLAlchemy turns every flush of a change into UPDATE ... WHERE id = ? AND version = ?
     # (and raises StaleDataError when another transaction won): the compare-and-set.
     __mapper_args__ = {"version_id_col": version}
-
-    @property
-    def quote(self):
-        """The submitted quote as a dict, or None."""
-        if self.quote_submitted_at is None:
-            return None
-        return {"amount": self.quote_amount, "notes": self.quote_notes,
-                "submitted_at": self.quote_submitted_at}
-
-    @property
-    def overdue(self) -> bool:
-        """Past ``due_at`` and still not COMPLETED, AUDITED or CANCELLED."""
-        return self.status not in FINISHED and self.due_at is not None \
-            and self.due_at < utcnow()
-
 
 @sa.event.listens_for(Ticket, "before_insert")
 def _due_by_priority(_mapper, _connection, ticket):

@@ -242,3 +242,20 @@ def test_void_refuses_unknown_fields_and_replays_with_a_key(client, auth, demo, 
     assert again.get_data() == first.get_data()
     assert len(outbox(app, "invoice.voided")) == 1
     assert invoice_row(app, invoice["id"]).version == 2
+
+
+def test_a_page_shows_each_invoice_and_its_lines_as_its_own_answer_does(client, auth, demo):
+    # A page reads its invoices as plain rows and all their lines in one query: each must
+    # still come out as the invoice's own answer does, lines in their order.
+    lines = [{"description": f"Line {i}", "qty": i + 1, "unitPrice": 10.25 * (i + 1),
+              "taxRate": 7.5 if i % 2 else 0} for i in range(3)]
+    made = [make_invoice(client, auth("landlord"), demo["ten1"], lines=lines[:n])
+            for n in (3, 1, 2)]
+    for name in ("landlord", "tenant"):
+        listed = {invoice["id"]: invoice for invoice in client.get(
+            INVOICES + "?limit=100", headers=auth(name)).get_json()["items"]}
+        for invoice in made:
+            assert listed[invoice["id"]] == invoice == client.get(
+                f"{INVOICES}/{invoice['id']}", headers=auth(name)).get_json()
+    assert [line["description"] for line in listed[made[0]["id"]]["lines"]] == [
+        "Line 0", "Line 1", "Line 2"]

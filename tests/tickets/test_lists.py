@@ -1,7 +1,14 @@
 """GET /api/tickets: newest first, filters, cursor pages; and the timeline's order and shape."""
 import json
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+
+from portal.database import utcnow
+from portal.extensions import db
+from portal.plain_rows import plain_rows
+from portal.tickets.models import Ticket
 
 
 def test_newest_first_in_cursor_pages(client, auth, file_ticket):
@@ -84,3 +91,38 @@ def test_timeline_oldest_first_with_json_string_details(client, auth, demo, file
     assert json.loads(entries[3]["details"]) == {"from": "TRIAGED", "to": "CANCELLED"}
     stamps = [e["createdAt"] for e in entries]
     assert stamps == sorted(stamps)
+
+
+def test_a_page_shows_each_ticket_as_its_own_answer_does(app, client, auth, make_ticket):
+    # A page's items are plain rows (portal/plain_rows.py), the detail a mapped ticket: the
+    # computed fields (quote, overdue) and every column must come out the same.
+    open_, quoted, done, late = (make_ticket(status) for status in
+                                 ("OPEN", "QUOTED", "COMPLETED", "TRIAGED"))
+    with app.app_context():
+        db.session.get(Ticket, late).due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    headers = auth("landlord")
+    listed = {ticket["id"]: ticket for ticket in
+              client.get("/api/tickets?limit=100", headers=headers).get_json()["items"]}
+    for ticket_id in (open_, quoted, done, late):
+        assert listed[ticket_id] == client.get(f"/api/tickets/{ticket_id}",
+                                               headers=headers).get_json()
+    assert [listed[t]["overdue"] for t in (open_, quoted, done, late)] == [False, False, False,
+                                                                          True]
+    assert listed[open_]["quote"] is None
+    assert listed[quoted]["quote"]["amount"] == 250.5
+    assert listed[quoted]["quote"]["notes"] == "parts and labour"
+
+
+def test_a_plain_row_is_outside_the_session(app, make_ticket):
+    ticket_id = make_ticket("QUOTED")
+    with app.app_context():
+        [row] = plain_rows(sa.select(Ticket).where(Ticket.id == ticket_id), Ticket)
+        mapped = db.session.get(Ticket, ticket_id)
+        assert type(row).__name__ == "TicketRow" and row is not mapped
+        assert (row.quote, row.overdue, row.version) == (mapped.quote, mapped.overdue, 1)
+        row.title = "Changed on the row"
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Ticket, ticket_id).title == "Broken boiler"
+        db.session.remove()
