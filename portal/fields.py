@@ -25,7 +25,7 @@ def iso(value):
     raise TypeError(f"not a date: {value!r}")
 
 
-@fast_format(lambda value: iso(value))
+@fast_format(iso)
 class Timestamp(fields.DateTime):
     """A stored naive-UTC datetime, written as ISO 8601 with ``Z`` (``2025-11-06T09:00:00Z``)."""
 

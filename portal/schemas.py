@@ -1,6 +1,7 @@
 """Base schemas shared by every area: camelCase JSON over snake_case Python, strict input,
 list envelopes, the error shape."""
 from marshmallow import RAISE, Schema as _Schema, ValidationError, fields, missing, utils, validate
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 
 def camelcase(name: str) -> str:
@@ -79,15 +80,30 @@ def _iso_date(field):
     return None if field.format not in (None, "iso") else _date_isoformat
 
 
+def _boolean(field):
+    """True and False as they are; anything else (``"yes"``, 0) as marshmallow reads it."""
+    def dump(value):
+        return value if value is True or value is False else field._serialize(value, None, None)
+    return dump
+
+
 def _date_isoformat(value):
     return value.isoformat()
 
 
+def _dump(schema, value, many):
+    """``schema.dump(value, many=many)``: its ``_serialize`` alone when it has no dump hooks
+    (all that marshmallow's ``dump`` would call then)."""
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
+        return schema.dump(value, many=many)
+    return schema._serialize(value, many=many)
+
+
 def _nested(field):
-    """A nested schema dumped directly (its own hooks still run in ``dump``)."""
+    """A nested schema dumped directly."""
     def dump(value):
         schema = field.schema
-        return schema.dump(value, many=schema.many or field.many)
+        return _dump(schema, value, schema.many or field.many)
     return dump
 
 
@@ -99,13 +115,14 @@ def _list_of_nested(field):
 
     def dump(value):
         schema = inner.schema
-        return schema.dump(list(value), many=True) if not schema.many else \
-            [schema.dump(item) for item in value]
+        return _dump(schema, list(value), True) if not schema.many else \
+            [_dump(schema, item, True) for item in value]
     return dump
 
 
 _PLAIN = {fields.String: lambda field: utils.ensure_text_type,
           fields.Integer: _plain_number,
+          fields.Boolean: _boolean,
           fields.Date: _iso_date,
           fields.Nested: _nested,
           fields.List: _list_of_nested}

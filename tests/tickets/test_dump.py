@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from marshmallow import Schema as MarshmallowSchema, fields
+from marshmallow import Schema as MarshmallowSchema, fields, post_dump
 
 from portal.extensions import db
 from portal.schemas import Schema
@@ -61,8 +61,10 @@ def test_a_dict_dumps_as_marshmallow_dumps_it():
         name = fields.String()
         count = fields.Integer(dump_default=7)
         quote = fields.Nested(QuoteOutSchema, allow_none=True)
+        flag = fields.Boolean()
 
-    for value in ({"name": "a", "count": 2, "quote": None},
+    for value in ({"name": "a", "count": 2, "quote": None, "flag": True},
+                  {"flag": False}, {"flag": "false"}, {"flag": 1}, {"flag": None},
                   {"name": None},  # a missing key is left out, or gets its default
                   {"quote": {"amount": 12, "notes": None}},
                   {"name": "b", "unknown": "ignored", "items": "not dict.items"}):
@@ -72,3 +74,21 @@ def test_a_dict_dumps_as_marshmallow_dumps_it():
              "submitted_at": datetime(2026, 3, 4, 5, 6, 7, 890000)}
     assert QuoteOutSchema().dump(quote) == marshmallows_own(QuoteOutSchema)().dump(quote) == {
         "amount": 480.25, "notes": "Washer", "submittedAt": "2026-03-04T05:06:07.890Z"}
+
+
+def test_a_nested_schema_with_dump_hooks_still_runs_them():
+    class Tagged(Schema):
+        name = fields.String()
+
+        @post_dump
+        def tag(self, data, **_kwargs):
+            return {**data, "tagged": True}
+
+    class Outer(Schema):
+        one = fields.Nested(Tagged)
+        many = fields.List(fields.Nested(Tagged))
+
+    value = {"one": {"name": "a"}, "many": [{"name": "b"}, {"name": "c"}]}
+    assert Outer().dump(value) == marshmallows_own(Outer)().dump(value) == {
+        "one": {"name": "a", "tagged": True},
+        "many": [{"name": "b", "tagged": True}, {"name": "c", "tagged": True}]}
