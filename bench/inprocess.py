@@ -32,14 +32,23 @@ WARM_UP = 30
 def cpu_per_call(call, count, repeat, warm_up=WARM_UP) -> float:
     """Microseconds of this process's CPU per ``call()``, best of ``repeat`` runs of ``count``,
     after ``warm_up`` untimed calls."""
-    for _ in range(warm_up):
-        call()
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.process_time()
-        for _ in range(count):
+    return cpu_per_call_of([call], count, repeat, warm_up)[0]
+
+
+def cpu_per_call_of(calls, count, repeat, warm_up=WARM_UP) -> list:
+    """:func:`cpu_per_call` for several calls, their runs taken in turn (A, B, A, B, …): on a
+    shared VM the CPU's speed drifts over seconds, and alternating keeps that drift out of the
+    ratio between them."""
+    for call in calls:
+        for _ in range(warm_up):
             call()
-        best = min(best, (time.process_time() - started) / count * 1e6)
+    best = [float("inf")] * len(calls)
+    for _ in range(repeat):
+        for index, call in enumerate(calls):
+            started = time.process_time()
+            for _ in range(count):
+                call()
+            best[index] = min(best[index], (time.process_time() - started) / count * 1e6)
     return best
 
 
@@ -86,17 +95,16 @@ def read_rows(portal_client, baseline_client, landlord, args):
     for name, path in paths:
         if args.only and not any(part in name for part in args.only):
             continue
-        costs = {}
         for target, client in (("portal", portal_client), ("baseline", baseline_client)):
             status = client.get(path, headers=landlord).status_code
             if status != 200:
                 raise RuntimeError(f"{target} {path}: {status}")
-            costs[target] = cpu_per_call(lambda: client.get(path, headers=landlord),
-                                         args.requests, args.repeat)
-        rows.append((name, costs["portal"], costs["baseline"]))
-        print(f"  {name:<40} portal {costs['portal']:7.0f} µs  baseline "
-              f"{costs['baseline']:7.0f} µs  ratio {costs['baseline'] / costs['portal']:.2f}",
-              flush=True)
+        mine, theirs = cpu_per_call_of(
+            [lambda: portal_client.get(path, headers=landlord),
+             lambda: baseline_client.get(path, headers=landlord)], args.requests, args.repeat)
+        rows.append((name, mine, theirs))
+        print(f"  {name:<40} portal {mine:7.0f} µs  baseline {theirs:7.0f} µs  "
+              f"ratio {theirs / mine:.2f}", flush=True)
     return rows
 
 
@@ -152,8 +160,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
                         help="the loaded database (default: $BENCH_DATABASE_URL)")
-    parser.add_argument("--requests", type=int, default=500, help="requests per timed run")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is kept")
+    parser.add_argument("--requests", type=int, default=300, help="requests per timed run")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs; the best is kept")
     parser.add_argument("--posts", type=int, default=300, help="tickets filed for the write path")
     parser.add_argument("--deep", type=int, default=10_000, help="rows before the deep page")
     parser.add_argument("--only", action="append", default=[],
