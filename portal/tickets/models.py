@@ -65,6 +65,7 @@ class Ticket(TicketDerived, TimestampMixin, db.Model):
     # (and raises StaleDataError when another transaction won): the compare-and-set.
     __mapper_args__ = {"version_id_col": version}
 
+
 @sa.event.listens_for(Ticket, "before_insert")
 def _due_by_priority(_mapper, _connection, ticket):
     # Every way a ticket is inserted (the service, the seed, a test factory) gets its dueAt,
