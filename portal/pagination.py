@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates
 
 from portal.fields import iso
 from portal.errors import ValidationFailed
+from portal.extensions import db
 from portal.http import unstorable
 from portal.plain_rows import plain_rows
 from portal.schemas import InputSchema
@@ -52,14 +53,20 @@ def decode_cursor(cursor: str):
     return created_at, row_id
 
 
-def paginate(query, model, limit: int, cursor, oldest_first=False, collection=None) -> dict:
+def paginate(query, model, limit: int, cursor, oldest_first=False, mapped=False) -> dict:
     """Run ``query`` (a ``select(model)`` with its filters) newest first (or oldest first) from
     ``cursor``; return ``{"items", "next_cursor"}``, the items as plain rows
     (portal/plain_rows.py: a page is read to be shown).
 
     The model needs ``created_at`` and ``id``; ties on created_at are broken by id. The query
     must not join a one-to-many table to filter (use EXISTS): a row would come back once per
-    match. ``collection``: a one-to-many relationship each item also holds (``plain_rows``).
+    match.
+
+    ``mapped``: the items are mapped objects instead, for a query that loads a collection in
+    the same statement (``joinedload``, which SQLAlchemy applies around the limited rows), so
+    that a page and its children come from one snapshot: under READ COMMITTED a second query
+    for the children could see a change the first did not (an invoice's new late-fee line
+    beside its old amount).
     """
     if cursor:
         try:
@@ -72,7 +79,10 @@ def paginate(query, model, limit: int, cursor, oldest_first=False, collection=No
         query = query.where(key > mark if oldest_first else key < mark)
     order = (model.created_at.asc(), model.id.asc()) if oldest_first else \
         (model.created_at.desc(), model.id.desc())
-    rows = plain_rows(query.order_by(*order).limit(limit + 1), model, collection)
+    query = query.order_by(*order).limit(limit + 1)
+    # unique(): a collection loaded in the same statement repeats its parent's row.
+    rows = db.session.execute(query).unique().scalars().all() if mapped else \
+        plain_rows(query, model)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

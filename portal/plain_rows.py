@@ -41,36 +41,16 @@ def _shape(model):
     return columns, row_class
 
 
-def plain_rows(statement, model, collection=None) -> list:
+def plain_rows(statement, model) -> list:
     """Run ``statement`` (a ``select(model)``, with its filters, order and limit) for ``model``'s
-    columns only, and return each row as a plain object. ``collection`` names a one-to-many
-    relationship of the model: each row then holds it as a list of plain rows, in the
-    relationship's ``order_by``, all read with one more query."""
+    columns only, and return each row as a plain object.
+
+    It runs on the session's connection (its transaction, its bind) as a Core statement: the
+    ORM's result layer would process every row once more to hand back the same tuples. So the
+    session does not autoflush first, and its pending changes are not seen: read pages where
+    nothing is pending (a ``GET``).
+    """
     columns, row_class = _shape(model)
-    # On the session's connection (its transaction, its bind), but as a Core statement: the
-    # ORM's result layer would process every row once more to hand back the same tuples.
     result = db.session.connection().execute(statement.with_only_columns(*columns))
     keys = tuple(result.keys())
-    rows = [row_class(dict(zip(keys, row))) for row in result]
-    if collection is not None:
-        _fill_collection(rows, model, collection)
-    return rows
-
-
-def _fill_collection(rows, model, name) -> None:
-    """One ``IN`` query for the children of all ``rows``. (Joining them to the page in the same
-    statement, as a subquery, cost more CPU to build each time than the round trip it saves.)"""
-    relationship = sa.inspect(model).relationships[name]
-    child = relationship.mapper
-    [(parent_column, child_column)] = relationship.local_remote_pairs
-    parent_key = sa.inspect(model).get_property_by_column(parent_column).key
-    child_key = child.get_property_by_column(child_column).key
-    by_parent = {}
-    for row in rows:
-        by_parent[row.__dict__[parent_key]] = row.__dict__[name] = []
-    if not by_parent:
-        return
-    statement = (sa.select(child.class_).where(child_column.in_(list(by_parent)))
-                 .order_by(child_column, *(relationship.order_by or ())))
-    for item in plain_rows(statement, child.class_):
-        by_parent[item.__dict__[child_key]].append(item)
+    return [row_class(dict(zip(keys, row))) for row in result]

@@ -81,7 +81,7 @@ def _iso_date(field):
 
 
 def _boolean(field):
-    """True and False as they are; anything else (``"yes"``, 0) as marshmallow reads it."""
+    """True and False as they are; anything else through the field's own ``_serialize``."""
     def dump(value):
         return value if value is True or value is False else field._serialize(value, None, None)
     return dump

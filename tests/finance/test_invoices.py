@@ -245,8 +245,8 @@ def test_void_refuses_unknown_fields_and_replays_with_a_key(client, auth, demo, 
 
 
 def test_a_page_shows_each_invoice_and_its_lines_as_its_own_answer_does(client, auth, demo):
-    # A page reads its invoices as plain rows and all their lines in one query: each must
-    # still come out as the invoice's own answer does, lines in their order.
+    # A page reads its invoices and their lines in one statement; each must come out as the
+    # invoice's own answer does, lines in their order.
     lines = [{"description": f"Line {i}", "qty": i + 1, "unitPrice": 10.25 * (i + 1),
               "taxRate": 7.5 if i % 2 else 0} for i in range(3)]
     made = [make_invoice(client, auth("landlord"), demo["ten1"], lines=lines[:n])
