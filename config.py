@@ -48,7 +48,7 @@ class BaseConfig:
     DB_POOL_TIMEOUT_S = _env("DB_POOL_TIMEOUT_S", 10, int)
     # A pooled connection idle for longer is pinged before use (portal/database.py).
     DB_PING_IDLE_S = _env("DB_PING_IDLE_S", 1.0, float)
-    # PostgreSQL: GET and HEAD requests read without BEGIN and ROLLBACK (portal/autocommit_reads.py).
+    # PostgreSQL: GET and HEAD requests read without BEGIN/ROLLBACK (portal/autocommit_reads.py).
     DB_AUTOCOMMIT_READS = _env("DB_AUTOCOMMIT_READS", True, bool)
     REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Prefix for every key the app writes in Redis (tests give each run its own).

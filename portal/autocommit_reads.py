@@ -5,13 +5,13 @@ query and the session's end sends ``ROLLBACK``. For a detail read that is about 
 CPU (docs/PERFORMANCE.md). It buys a read nothing here: under PostgreSQL's READ COMMITTED
 every statement sees its own snapshot, inside a transaction or not.
 
-So the connection of a GET or HEAD request is put in autocommit mode when its transaction
-begins, unless the database's default level is not READ COMMITTED or the request asked for a
-level of its own. The mode ends at the first statement that is not a plain read: a write, a
-locking read (``FOR UPDATE`` anywhere in it), a CTE, a text statement, a streamed read or a
-savepoint. psycopg then sends ``BEGIN`` before that statement. From there on the request works exactly as any other: its writes commit
-together or roll back together, and its locks are held until the end. The connection goes back
-to the pool in its usual mode.
+So the connection of a GET or HEAD request is put in autocommit mode when its transaction begins,
+unless the database's default level is not READ COMMITTED or the request asked for a level of its
+own. The mode ends at the first statement that is not a plain read: a write, a locking read (``FOR
+UPDATE`` anywhere in it), a CTE, a text statement, a streamed read or a savepoint. psycopg then
+sends ``BEGIN`` before that statement. From there on the request works exactly as any other: its
+writes commit together or roll back together, and its locks are held until the end. The connection
+goes back to the pool in its usual mode.
 
 SQLite is left as it is. Its transactions are begun explicitly (``configure_sqlite``).
 """

@@ -59,10 +59,8 @@ def _ticket_text(event, ticket_id):
     row = db.session.execute(query).first()
     if row is None:
         return None
-    ticket, property_name = row[0], row[1] or ""
-    if news is not None:
-        change = news
-    else:
+    ticket, property_name, change = row[0], row[1] or "", news
+    if change is None:
         entry = row[2]
         if entry is None:
             return None
