@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def add_contributor(app, contribute) -> None:
-    """Register ``contribute(event, audience keys) -> [stream entries]``, run inside the
-    delivery's transaction for every event (the notifications area writes its rows there)."""
+    """Register ``contribute([(event, audience keys)]) -> [[stream entries] per event]``, run
+    inside the delivery's transaction for each batch of events, a single event included (the
+    notifications area writes its rows there)."""
     app.extensions.setdefault("event_delivery_contributors", []).append(contribute)
 
 
@@ -87,20 +88,36 @@ def _deliver_one(event_id: str, after_earlier: bool = False):
             return event.stream_id
         if after_earlier and _has_earlier(event):
             return _EARLIER_FIRST
-        audience = json.loads(event.audience)
         event.attempts = (event.attempts or 0) + 1
-        entries = [(event.type, audience, envelope(event))]
-        for contribute in current_app.extensions.get("event_delivery_contributors", ()):
-            entries += contribute(event, audience)
+        entries = stream_entries([event])[0]
     # What contributors wrote is committed before the XADD: a client told about a
     # notification can fetch it.
     stream_id, _fresh = redis_stream.append(event_id, entries)
-    with atomic():
-        db.session.execute(
-            sa.update(OutboxEvent)
-            .where(OutboxEvent.id == event_id, OutboxEvent.delivered_at.is_(None))
-            .values(delivered_at=utcnow(), stream_id=stream_id))
+    mark_delivered([(event_id, stream_id)])
     return stream_id
+
+
+def stream_entries(events) -> list:
+    """Each event's stream entries, in order: its own, then what each contributor adds (their
+    rows are written in the caller's transaction)."""
+    batch = [(event, json.loads(event.audience)) for event in events]
+    entries = [[(event.type, keys, envelope(event))] for event, keys in batch]
+    for contribute in current_app.extensions.get("event_delivery_contributors", ()):
+        for own, added in zip(entries, contribute(batch), strict=True):
+            own += added
+    return entries
+
+
+def mark_delivered(published) -> None:
+    """Record [(event id, stream entry id)] as delivered, in one transaction."""
+    update = (sa.update(OutboxEvent.__table__)
+              .where(OutboxEvent.id == sa.bindparam("event_id"),
+                     OutboxEvent.delivered_at.is_(None))
+              .values(delivered_at=utcnow(), stream_id=sa.bindparam("entry_id")))
+    with atomic():
+        db.session.connection().execute(
+            update, [{"event_id": event_id, "entry_id": entry_id}
+                     for event_id, entry_id in published])
 
 
 def pending_ids(grace_s: float, limit: int) -> list:

@@ -35,14 +35,21 @@ def _dumps(data) -> str:
 
 def append(event_id: str, entries) -> tuple:
     """XADD ``entries`` [(type, audience keys, envelope)] once per event id → (entry id, fresh)."""
+    return append_many([(event_id, entries)])[0]
+
+
+def append_many(events) -> list:
+    """:func:`append` for several events [(event id, entries)], in order, in one round trip
+    (a pipeline of the same script) → [(entry id, fresh)] in the same order."""
     config = current_app.config
-    argv = [config["EVENT_STREAM_MAXLEN"], config["EVENT_PUBLISHED_TTL_S"]]
-    for event_type, audience, data in entries:
-        argv += [event_type, " ".join(audience), _dumps(data)]
-    conn = redis_client.conn
-    fresh, entry_id = conn.eval(_PUBLISH, 2, stream_key(),
-                                redis_client.key("events", "published", event_id), *argv)
-    return entry_id, bool(fresh)
+    pipe = redis_client.conn.pipeline(transaction=False)
+    for event_id, entries in events:
+        argv = [config["EVENT_STREAM_MAXLEN"], config["EVENT_PUBLISHED_TTL_S"]]
+        for event_type, audience, data in entries:
+            argv += [event_type, " ".join(audience), _dumps(data)]
+        pipe.eval(_PUBLISH, 2, stream_key(), redis_client.key("events", "published", event_id),
+                  *argv)
+    return [(entry_id, bool(fresh)) for fresh, entry_id in pipe.execute()]
 
 
 def append_control(kind: str, audience_key: str) -> str:

@@ -23,12 +23,19 @@ def notification_envelope(event, notification) -> dict:
         version=None, at=iso(notification.created_at))
 
 
-def stream_entries(event, keys) -> list:
-    """Write the event's notifications (no commit); return their stream entries."""
-    created = service.create_for_event(
-        event, recipient_ids(db.session, keys, exclude=event.actor_id))
-    return [("notification.created", [audience.user(n.user_id)], notification_envelope(event, n))
-            for n in created]
+def stream_entries(batch) -> list:
+    """Write the notifications of [(event, audience keys)] (no commit); return each event's
+    stream entries. Events with the same audience and actor look their recipients up once."""
+    recipients = {}
+    for event, keys in batch:
+        who = (tuple(sorted(keys)), event.actor_id)
+        if who not in recipients:
+            recipients[who] = recipient_ids(db.session, keys, exclude=event.actor_id)
+    created = service.create_for_events(
+        [(event, recipients[tuple(sorted(keys)), event.actor_id]) for event, keys in batch])
+    return [[("notification.created", [audience.user(n.user_id)], notification_envelope(event, n))
+             for n in notifications]
+            for (event, _keys), notifications in zip(batch, created)]
 
 
 def init_app(app) -> None:

@@ -14,29 +14,46 @@ from portal.pagination import paginate
 def _insert_ignoring_duplicates(rows) -> list:
     """INSERT … ON CONFLICT (event_id, user_id) DO NOTHING, on PostgreSQL and SQLite; return
     the notifications it inserted."""
-    stmt = insert_for(Notification).values(rows).on_conflict_do_nothing(
+    # The rows as parameters, not in the statement: its compiled form is cached, and
+    # SQLAlchemy still sends one INSERT … VALUES (…), (…) … RETURNING ("insertmanyvalues").
+    stmt = insert_for(Notification).on_conflict_do_nothing(
         index_elements=["event_id", "user_id"]).returning(Notification)
-    return db.session.scalars(stmt).all()
+    return db.session.scalars(stmt, rows).all()
 
 
-def create_for_event(event, user_ids) -> list:
-    """Add the event's notifications for these users (no commit); return all of the event's."""
-    title, body = describe(event)
+def create_for_events(recipients) -> list:
+    """Add the notifications of [(event, user ids)] in one INSERT (no commit); return each
+    event's notifications, all of them, ordered by user."""
+    wanted = [(event, sorted(set(user_ids))) for event, user_ids in recipients if user_ids]
+    rows = [row for (event, user_ids), text in zip(wanted, describe([e for e, _ in wanted]))
+            for row in _rows(event, user_ids, text)]
+    inserted = {}
+    for notification in (_insert_ignoring_duplicates(rows) if rows else ()):
+        inserted.setdefault(notification.event_id, []).append(notification)
+    counts = {event.id: len(user_ids) for event, user_ids in wanted}
+    created = []
+    for event, _user_ids in recipients:
+        mine = inserted.get(event.id, [])
+        if event.attempts == 1 and len(mine) == counts.get(event.id, 0):
+            # The first attempt, and no delivery of the same event ran alongside it: these are
+            # all of the event's notifications, without reading them back.
+            created.append(sorted(mine, key=lambda notification: notification.user_id))
+        else:
+            created.append(db.session.execute(
+                db.select(Notification).where(Notification.event_id == event.id)
+                .order_by(Notification.user_id)).scalars().all())
+    return created
+
+
+def _rows(event, user_ids, text) -> list:
+    title, body = text
     resources = json.loads(event.resources) if event.resources else []
     resource = resources[0] if resources else {}
     now = utcnow()
-    rows = [{"id": new_id("ntf"), "user_id": user_id, "event_id": event.id, "type": event.type,
+    return [{"id": new_id("ntf"), "user_id": user_id, "event_id": event.id, "type": event.type,
              "title": title, "body": body, "resource_type": resource.get("type"),
              "resource_id": resource.get("id"), "created_at": now}
-            for user_id in sorted(set(user_ids))]
-    inserted = _insert_ignoring_duplicates(rows) if rows else []
-    if event.attempts == 1 and len(inserted) == len(rows):
-        # The first attempt, and no delivery of the same event ran alongside it: these are all
-        # of the event's notifications, without reading them back.
-        return sorted(inserted, key=lambda notification: notification.user_id)
-    return db.session.execute(
-        db.select(Notification).where(Notification.event_id == event.id)
-        .order_by(Notification.user_id)).scalars().all()
+            for user_id in user_ids]
 
 
 def _own(principal):

@@ -48,7 +48,7 @@ def _property_name(property_id) -> str:
     return prop.name if prop is not None else ""
 
 
-def _ticket_text(event, ticket_id):
+def _ticket_text(event, ticket_id, actors):
     # The ticket, its property's name and the timeline entry of this version, in one query.
     news = TICKET_NEWS.get(event.type)
     query = (sa.select(Ticket, Property.name)
@@ -66,12 +66,12 @@ def _ticket_text(event, ticket_id):
             return None
         details = details_of(entry)
         change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
-    by = user_names([event.actor_id]).get(event.actor_id)
+    by = actors.get(event.actor_id)
     body = property_name + (f" · by {by}" if by else "")
     return f"{ticket.title}: {change}", body
 
 
-def _invoice_text(event, invoice_id):
+def _invoice_text(event, invoice_id, _actors):
     invoice = db.session.get(Invoice, invoice_id)
     change = INVOICE_CHANGES.get(event.type)
     if invoice is None or change is None:
@@ -81,11 +81,18 @@ def _invoice_text(event, invoice_id):
     return f"Invoice {invoice.number}: {change(invoice)}", body
 
 
-def describe(event) -> tuple:
-    """(title, body) of the notifications for one outbox event."""
-    resources = json.loads(event.resources) if event.resources else []
-    resource = resources[0] if resources else {}
-    describers = {"ticket": _ticket_text, "invoice": _invoice_text}
-    describer = describers.get(resource.get("type"))
-    text = describer(event, resource.get("id")) if describer else None
-    return text or GENERIC
+def describe(events) -> list:
+    """(title, body) of the notifications of each outbox event; their actors' names are read
+    in one query."""
+    actors = user_names([event.actor_id for event in events])
+    texts = []
+    for event in events:
+        resources = json.loads(event.resources) if event.resources else []
+        resource = resources[0] if resources else {}
+        describer = _DESCRIBERS.get(resource.get("type"))
+        text = describer(event, resource.get("id"), actors) if describer else None
+        texts.append(text or GENERIC)
+    return texts
+
+
+_DESCRIBERS = {"ticket": _ticket_text, "invoice": _invoice_text}

@@ -7,10 +7,10 @@ import pytest
 
 from portal.events import delivery
 from portal.events.models import OutboxEvent
-from portal.events.redis_stream import stream_key
-from portal.extensions import db, redis_client
+from portal.extensions import db
 from portal.notifications.models import Notification
 from tests.events.factories import invoice_event, ticket_event
+from tests.events.observe import entries, queued_deliveries
 
 
 @pytest.fixture
@@ -18,11 +18,6 @@ def ctx(app):
     with app.app_context():
         yield
         db.session.remove()
-
-
-def entries():
-    return [(entry_id, {k: v for k, v in fields.items()})
-            for entry_id, fields in redis_client.conn.xrange(stream_key())]
 
 
 def recipients_of(event_id):
@@ -108,18 +103,6 @@ def test_a_committed_event_is_delivered_without_the_caller_enqueueing_it(ctx, de
     event_id = ticket_event(demo)  # record_event + commit, nothing else
     assert wait_delivered(event_id) is not None
     assert db.session.get(OutboxEvent, event_id).stream_id == entries()[0][0]
-
-
-def queued_deliveries(redis_url) -> list:
-    """The event ids of the ``events.deliver`` messages waiting on the real broker's queue."""
-    import base64
-    import redis as redis_py
-    ids = []
-    for raw in redis_py.Redis.from_url(redis_url).lrange("celery", 0, -1):
-        message = json.loads(raw)
-        if message["headers"]["task"] == "events.deliver":
-            ids.append(json.loads(base64.b64decode(message["body"]))[0][0])
-    return ids
 
 
 def test_a_rolled_back_event_is_not_enqueued_and_the_next_commit_sends_only_its_own(
