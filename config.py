@@ -127,6 +127,12 @@ class BaseConfig:
     METRICS_TOKEN = _env("METRICS_TOKEN", "")
     OUTBOX_RELAY_GRACE_S = _env("OUTBOX_RELAY_GRACE_S", 5.0, float)
     OUTBOX_RELAY_BATCH = _env("OUTBOX_RELAY_BATCH", 200, int)
+    # The worker delivers pending events up to this many per transaction and Redis round trip
+    # (portal/events/drain.py); one delivery task at a time is asked for while the wake flag
+    # lives (it is cleared at the end of each delivery, and expires after this long if the
+    # worker died holding it).
+    DELIVERY_BATCH = _env("DELIVERY_BATCH", 50, int)
+    DELIVERY_WAKE_TTL_S = _env("DELIVERY_WAKE_TTL_S", 10.0, float)
 
     # Ticket attachments: files live under UPLOAD_DIR (shared by every web node and worker);
     # one file may be UPLOAD_MAX_BYTES, which is also the upload routes' own body limit

@@ -5,8 +5,8 @@ Flask's test client, on the loaded PostgreSQL dataset, then the write path's par
 starts a private redis-server, builds both apps in this process, logs in as the demo landlord and
 tenant, and prints for each endpoint the CPU one request costs (``time.process_time``, best of
 ``--repeat`` runs of ``--requests``), portal and baseline, and their ratio. Then it files
-``--posts`` tickets, delivers their events here (as the worker would), and times one Celery
-publish. Nothing else competes for the CPU, so these numbers move by a few per cent between runs
+twice ``--posts`` tickets, delivers half of their events one at a time and the rest in the
+worker's batches, here, and times one Celery publish. Nothing else competes for the CPU, so these numbers move by a few per cent between runs
 where the wrk figures (``bench.rest``) move by tens. They leave out gunicorn and the kernel; the
 ratios are lower than over HTTP, where both servers pay those alike.
 
@@ -114,6 +114,7 @@ def write_rows(portal, client, args):
 
     from portal.database import utcnow
     from portal.events.delivery import deliver_event
+    from portal.events.drain import drain
     from portal.events.enqueue import send_best_effort
     from portal.events.models import OutboxEvent
     from portal.extensions import db
@@ -133,23 +134,30 @@ def write_rows(portal, client, args):
         if answer.status_code != 201:
             raise RuntimeError(f"POST /api/tickets: {answer.status_code}")
     since = utcnow() - timedelta(seconds=1)
-    post_us = cpu_per_call(post, args.posts, 1)
+    post_us = cpu_per_call(post, 2 * args.posts, 1)
     with portal.app_context():
-        # The events of the tickets just filed (warm-up included), delivered one per call.
+        # The events of the tickets just filed (warm-up included): the older ones delivered one
+        # per call, as the relay does, the rest by the worker's batches (what a task drains).
         events = iter(db.session.execute(
             sa.select(OutboxEvent.id).where(OutboxEvent.delivered_at.is_(None),
                                             OutboxEvent.created_at >= since)
-            .order_by(OutboxEvent.created_at)).scalars().all())
+            .order_by(OutboxEvent.created_at)).scalars().all()[:WARM_UP + args.posts])
         db.session.remove()
 
         def deliver():
             deliver_event(next(events))
             db.session.remove()
         deliver_us = cpu_per_call(deliver, args.posts, 1)
+        started = time.process_time()
+        drained = drain()
+        batch_us = (time.process_time() - started) / max(drained, 1) * 1e6
+        db.session.remove()
         publish_us = cpu_per_call(lambda: send_best_effort(DELIVER_EVENT, "evt_bench"),
                                   args.requests, args.repeat)
     rows = [("POST /api/tickets (the request)", post_us),
-            ("delivering its event (the worker's part)", deliver_us),
+            ("delivering its event alone (the relay's way)", deliver_us),
+            (f"delivering it in batches of {portal.config['DELIVERY_BATCH']} (the worker's way; "
+             f"{drained} events)", batch_us),
             ("one Celery publish (send_task)", publish_us)]
     for name, cost in rows:
         print(f"  {name:<40} {cost:7.0f} µs", flush=True)

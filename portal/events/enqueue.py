@@ -4,10 +4,12 @@ committed it (a view, a page, a task); a rollback forgets it. Best effort: with 
 down the commit stands and the beat's outbox relay sends what was missed."""
 import logging
 
+import redis
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from portal.extensions import redis_client
 from portal.tasks import DELIVER_EVENT
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,46 @@ def send_best_effort(task: str, *args) -> bool:
 
 
 def enqueue_delivery(*event_ids) -> None:
-    """Enqueue ``events.deliver`` for each id; if the broker is down the beat relay catches up."""
-    for event_id in event_ids:
-        if event_id and not send_best_effort(DELIVER_EVENT, event_id):
-            return  # the broker is down: do not make the request wait once per event
+    """Make sure a delivery will run for these committed events.
+
+    One ``events.deliver`` is sent while none is queued or running: the first commit sets the
+    wake flag (``SET NX``) and sends the task, naming its first event; later commits find the
+    flag and send nothing, because the delivery under way takes every pending event in batches
+    and clears the flag only before its last look (``portal/events/drain.py``). With Redis down
+    nothing is sent, and the beat's outbox relay delivers the events.
+    """
+    event_ids = [event_id for event_id in event_ids if event_id]
+    if not event_ids:
+        return
+    config = current_app.config
+    try:
+        if not redis_client.conn.set(_wake_key(), "1", nx=True,
+                                     px=int(config["DELIVERY_WAKE_TTL_S"] * 1000)):
+            return
+    except redis.RedisError as exc:
+        log.warning("could not wake the delivery for %s: %s", event_ids, exc)
+        return
+    if not send_best_effort(DELIVER_EVENT, event_ids[0]):
+        clear_wake()  # nothing was sent: the next commit tries again
+
+
+def _wake_key() -> str:
+    return redis_client.key("events", "delivery_wake")
+
+
+def extend_wake() -> None:
+    """Keep the wake flag while a delivery is still working through a backlog."""
+    redis_client.conn.pexpire(_wake_key(), int(current_app.config["DELIVERY_WAKE_TTL_S"] * 1000),
+                              xx=True)
+
+
+def clear_wake() -> None:
+    """Drop the wake flag: the next commit sends a delivery of its own. Best effort: the flag
+    expires by itself after ``DELIVERY_WAKE_TTL_S``."""
+    try:
+        redis_client.conn.delete(_wake_key())
+    except redis.RedisError as exc:
+        log.warning("could not clear the delivery's wake flag: %s", exc)
 
 
 def mark_pending(session, event_id: str) -> None:
