@@ -8,8 +8,9 @@ where one event alone costs two transactions and a round trip:
 1. claim: the oldest pending events no delivery has tried yet (``attempts`` 0), plus the event
    the task names, get ``attempts + 1`` in one committed ``UPDATE … RETURNING``. On PostgreSQL
    rows another delivery is claiming are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite the
-   write lock serialises claims. An event that fails here on is left to the beat's outbox relay,
-   like an event whose task was lost, so one bad event cannot block the others.
+   write lock serialises claims. An event claimed and then not delivered (the worker died, a
+   step below failed) is left to the beat's outbox relay, like an event whose task was lost,
+   and the relay delivers event by event: one bad event cannot hold up the others.
 2. the notifications of every event in the batch, in one transaction;
 3. one pipeline of the publish-once script, in the batch's order;
 4. every event marked delivered with its entry id, in one statement.
@@ -19,8 +20,6 @@ event with an earlier version still undelivered outside the batch (another deliv
 is delivered after the batch by ``deliver_event``, which puts that earlier version in the stream
 first; so are the later versions of the same resource in the batch.
 """
-import logging
-
 import sqlalchemy as sa
 from flask import current_app
 
@@ -30,8 +29,6 @@ from portal.events.delivery import deliver_event, mark_delivered, stream_entries
 from portal.events.enqueue import clear_wake, extend_wake
 from portal.events.models import OutboxEvent
 from portal.extensions import db
-
-log = logging.getLogger(__name__)
 
 
 def drain(event_id=None) -> int:

@@ -26,13 +26,13 @@ def notification_envelope(event, notification) -> dict:
 def stream_entries(batch) -> list:
     """Write the notifications of [(event, audience keys)] (no commit); return each event's
     stream entries. Events with the same audience and actor look their recipients up once."""
+    audiences = [(tuple(sorted(keys)), event.actor_id) for event, keys in batch]
     recipients = {}
-    for event, keys in batch:
-        who = (tuple(sorted(keys)), event.actor_id)
+    for (event, keys), who in zip(batch, audiences):
         if who not in recipients:
             recipients[who] = recipient_ids(db.session, keys, exclude=event.actor_id)
     created = service.create_for_events(
-        [(event, recipients[tuple(sorted(keys)), event.actor_id]) for event, keys in batch])
+        [(event, recipients[who]) for (event, _keys), who in zip(batch, audiences)])
     return [[("notification.created", [audience.user(n.user_id)], notification_envelope(event, n))
              for n in notifications]
             for (event, _keys), notifications in zip(batch, created)]
