@@ -214,16 +214,21 @@ class Bench:
                 continue
             for target in targets:
                 since = self.pg.execute("SELECT now() at time zone 'utc'").fetchone()[0]
+                worker_cpu = total_cpu([self.servers["celery"].pid])
                 row = self.wrk(target, method, path, token, body, connections)
                 row.update(endpoint=name, connections=connections)
                 if method == "POST":
                     row.update(self.delivered_since(since))
+                    # The Celery worker's CPU per event it delivered, until the last one.
+                    row["worker_us"] = 1e6 * (total_cpu([self.servers["celery"].pid])
+                                              - worker_cpu) / max(row["delivered"], 1)
                 results.append(row)
                 print(f"  {name:<40} {target:<9} {row['rps']:8.0f} req/s  p50 {row['p50_ms']:7.1f}"
                       f"  p99 {row['p99_ms']:7.1f} ms  cpu/req {row['cpu_us']:6.0f} µs  non2xx {row['non2xx']}"
                       f"  new backends {row['new_backends']}  load {row['load']}"
                       + (f"  delivered {row['delivered']}/{row['outbox']}"
-                         f" (+{row['drain_s']:.1f} s)" if "outbox" in row else ""), flush=True)
+                         f" (+{row['drain_s']:.1f} s), worker {row['worker_us']:.0f} µs/event"
+                         if "outbox" in row else ""), flush=True)
                 if "profile" in row:
                     print(row["profile"])
         return results
@@ -248,7 +253,8 @@ def table(results) -> str:
         ratio = f"{portal['rps'] / base['rps']:.2f}" if portal and base else "–"
         extra = ""
         if portal and "outbox" in portal:
-            extra = f" (delivered {portal['delivered']:,}/{portal['outbox']:,})"
+            extra = (f" (delivered {portal['delivered']:,}/{portal['outbox']:,}; worker"
+                     f" {portal['worker_us']:,.0f} µs/event)")
         lines.append(
             f"| `{endpoint}`{extra} | {portal['connections']} | {portal['rps']:,.0f} | "
             f"{base['rps']:,.0f} | " if base else
