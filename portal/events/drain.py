@@ -15,7 +15,8 @@ where one event alone costs two transactions and a round trip:
 3. one pipeline of the publish-once script, in the batch's order;
 4. every event marked delivered with its entry id, in one statement.
 
-Order: a batch is in commit order, and a resource's versions in it stay in version order. An
+Order: a batch is in the order its events were written, each resource's versions in version
+order (two hosts' clocks may disagree about which was written first). An
 event with an earlier version still undelivered outside the batch (another delivery holds it)
 is delivered after the batch by ``deliver_event``, which puts that earlier version in the stream
 first; so are the later versions of the same resource in the batch.
@@ -59,8 +60,7 @@ def drain(event_id=None) -> int:
 def deliver_batch(size: int, event_id=None) -> int:
     """Claim up to ``size`` pending events and deliver them; return how many were claimed."""
     with atomic(keep_loaded=True):  # the events stay loaded for the next transaction
-        events = db.session.scalars(_claim(size, event_id)).all()
-        events.sort(key=lambda event: (event.created_at, event.version or 0, event.id))
+        events = _in_order(db.session.scalars(_claim(size, event_id)).all())
         now, later = _split_by_order(events)
         later_ids = [event.id for event in later]
     if now:
@@ -69,9 +69,25 @@ def deliver_batch(size: int, event_id=None) -> int:
         published = redis_stream.append_many(batch)
         mark_delivered([(event_id, entry_id)
                         for (event_id, _entries), (entry_id, _fresh) in zip(batch, published)])
+    db.session.expire_all()  # what deliver_event reads is the database's, not the claim's
     for later_id in later_ids:
         deliver_event(later_id)
     return len(events)
+
+
+def _in_order(events) -> list:
+    """The events in the order they were written; each resource's in version order, which the
+    write times of two hosts whose clocks differ need not follow."""
+    events = sorted(events, key=lambda event: (event.created_at, event.id))
+    places = {}
+    for place, event in enumerate(events):
+        if event.resource_key is not None and event.version is not None:
+            places.setdefault(event.resource_key, []).append(place)
+    for key_places in places.values():
+        versions = sorted((events[place] for place in key_places), key=lambda e: e.version)
+        for place, event in zip(key_places, versions):
+            events[place] = event
+    return events
 
 
 def _claim(size: int, event_id):
@@ -81,8 +97,10 @@ def _claim(size: int, event_id):
         fresh = sa.or_(fresh, OutboxEvent.id == event_id)
     # Materialized: as a plain subquery PostgreSQL may run it again for each row it updates,
     # and then claim more than ``size``.
+    # The named event first: a retried task takes its own event in its first batch.
+    first = [sa.case((OutboxEvent.id == event_id, 0), else_=1)] if event_id else []
     ids = (sa.select(OutboxEvent.id).where(pending, fresh)
-           .order_by(OutboxEvent.created_at, OutboxEvent.id).limit(size)
+           .order_by(*first, OutboxEvent.created_at, OutboxEvent.id).limit(size)
            .with_for_update(skip_locked=True)
            .cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql"))
     return (sa.update(OutboxEvent).where(OutboxEvent.id.in_(sa.select(ids.c.id)), pending)

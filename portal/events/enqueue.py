@@ -64,8 +64,8 @@ def _wake_key() -> str:
 
 def extend_wake() -> None:
     """Keep the wake flag while a delivery is still working through a backlog."""
-    redis_client.conn.pexpire(_wake_key(), int(current_app.config["DELIVERY_WAKE_TTL_S"] * 1000),
-                              xx=True)
+    # PEXPIRE never creates a key: a flag already cleared stays cleared.
+    redis_client.conn.pexpire(_wake_key(), int(current_app.config["DELIVERY_WAKE_TTL_S"] * 1000))
 
 
 def clear_wake() -> None:

@@ -94,6 +94,27 @@ def test_a_tickets_later_versions_wait_for_an_earlier_one_another_delivery_holds
     assert all(row(event_id).delivered_at is not None for event_id in (v1, v2, v3, other))
 
 
+def test_a_tickets_versions_go_out_in_version_order_when_clocks_disagree(ctx, demo):
+    v1 = ticket_event(demo, resource_id="tkt_c", version=1)
+    v2 = ticket_event(demo, resource_id="tkt_c", version=2, event_type="ticket.status_changed",
+                      by="landlord")
+    other = invoice_event(demo, resource_id="inv_c")
+    # v2 written on a host whose clock is behind: it reads as older than v1 and the invoice.
+    change(v2, created_at=utcnow() - timedelta(seconds=5))
+    assert drain.drain() == 3
+    # The ticket's versions in order, in the places its events took in the batch.
+    assert published_ids() == [v1, v2, other]
+
+
+def test_a_retried_task_takes_its_own_event_in_its_first_batch(ctx, demo, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DELIVERY_BATCH", 2)
+    older = [ticket_event(demo, resource_id=f"tkt_r{n}") for n in range(3)]
+    named = ticket_event(demo, resource_id="tkt_named")
+    change(named, attempts=1)  # its first try failed; Celery retries the task that names it
+    assert drain.deliver_batch(2, named) == 2
+    assert published_ids() == [older[0], named]
+
+
 def test_an_event_already_tried_is_left_to_the_relay_unless_its_task_names_it(ctx, demo):
     tried, named = ticket_event(demo, resource_id="tkt_t"), ticket_event(demo, resource_id="tkt_n")
     change(tried, named, attempts=1)
