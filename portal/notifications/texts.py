@@ -48,30 +48,56 @@ def _property_name(property_id) -> str:
     return prop.name if prop is not None else ""
 
 
-def _ticket_text(event, ticket_id, actors):
-    # The ticket, its property's name and the timeline entry of this version, in one query.
-    news = TICKET_NEWS.get(event.type)
-    query = (sa.select(Ticket, Property.name)
-             .outerjoin(Property, Property.id == Ticket.property_id).where(Ticket.id == ticket_id))
-    if news is None:
-        query = query.add_columns(TimelineEntry).outerjoin(TimelineEntry, sa.and_(
-            TimelineEntry.ticket_id == Ticket.id, TimelineEntry.ticket_version == event.version))
-    row = db.session.execute(query).first()
-    if row is None:
+def _ticket_text(event, ticket_id, found):
+    ticket = found.tickets.get(ticket_id)
+    if ticket is None:
         return None
-    ticket, property_name, change = row[0], row[1] or "", news
+    title, property_name = ticket
+    change = TICKET_NEWS.get(event.type)
     if change is None:
-        entry = row[2]
+        entry = found.entries.get((ticket_id, event.version))
         if entry is None:
             return None
         details = details_of(entry)
-        change = change_text(entry.event_type, details, firm_names([details.get("contractorId")]))
-    by = actors.get(event.actor_id)
-    body = property_name + (f" · by {by}" if by else "")
-    return f"{ticket.title}: {change}", body
+        change = change_text(entry.event_type, details, found.firms)
+    by = found.actors.get(event.actor_id)
+    return f"{title}: {change}", (property_name or "") + (f" · by {by}" if by else "")
 
 
-def _invoice_text(event, invoice_id, _actors):
+class _Found:
+    """What the ticket texts of a batch need, read once for the whole batch: each ticket's
+    title and property name, the timeline entry of each change's version, the names of the
+    firms those entries mention, and the names of the events' actors."""
+
+    def __init__(self, events):
+        ticket_events = []
+        for event in events:
+            kind, resource_id = _first_resource(event)
+            if kind == "ticket":
+                ticket_events.append((event, resource_id))
+        ticket_ids = sorted({ticket_id for _event, ticket_id in ticket_events})
+        changes = sorted({(ticket_id, event.version) for event, ticket_id in ticket_events
+                          if event.type not in TICKET_NEWS and event.version is not None})
+        self.tickets = {row.id: (row.title, row.name) for row in db.session.execute(
+            sa.select(Ticket.id, Ticket.title, Property.name)
+            .outerjoin(Property, Property.id == Ticket.property_id)
+            .where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
+        self.entries = {(entry.ticket_id, entry.ticket_version): entry for entry in
+                        db.session.scalars(sa.select(TimelineEntry).where(
+                            sa.tuple_(TimelineEntry.ticket_id, TimelineEntry.ticket_version)
+                            .in_(changes)))} if changes else {}
+        self.firms = firm_names(details_of(entry).get("contractorId")
+                                for entry in self.entries.values())
+        self.actors = user_names([event.actor_id for event in events])
+
+
+def _first_resource(event) -> tuple:
+    resources = json.loads(event.resources) if event.resources else []
+    resource = resources[0] if resources else {}
+    return resource.get("type"), resource.get("id")
+
+
+def _invoice_text(event, invoice_id, _found):
     invoice = db.session.get(Invoice, invoice_id)
     change = INVOICE_CHANGES.get(event.type)
     if invoice is None or change is None:
@@ -82,15 +108,13 @@ def _invoice_text(event, invoice_id, _actors):
 
 
 def describe(events) -> list:
-    """(title, body) of the notifications of each outbox event; their actors' names are read
-    in one query."""
-    actors = user_names([event.actor_id for event in events])
+    """(title, body) of the notifications of each outbox event, read for all of them at once."""
+    found = _Found(events)
     texts = []
     for event in events:
-        resources = json.loads(event.resources) if event.resources else []
-        resource = resources[0] if resources else {}
-        describer = _DESCRIBERS.get(resource.get("type"))
-        text = describer(event, resource.get("id"), actors) if describer else None
+        kind, resource_id = _first_resource(event)
+        describer = _DESCRIBERS.get(kind)
+        text = describer(event, resource_id, found) if describer else None
         texts.append(text or GENERIC)
     return texts
 
