@@ -64,7 +64,7 @@ def _ticket_text(event, ticket_id, found):
     return f"{title}: {change}", (property_name or "") + (f" · by {by}" if by else "")
 
 
-class _Found:
+class _TicketFacts:
     """What the ticket texts of a batch need, read once for the whole batch: each ticket's
     title and property name, the timeline entry of each change's version, the names of the
     firms those entries mention, and the names of the events' actors."""
@@ -73,22 +73,36 @@ class _Found:
         ticket_events = []
         for event in events:
             kind, resource_id = _first_resource(event)
-            if kind == "ticket":
+            if kind == "ticket" and resource_id:
                 ticket_events.append((event, resource_id))
-        ticket_ids = sorted({ticket_id for _event, ticket_id in ticket_events})
-        changes = sorted({(ticket_id, event.version) for event, ticket_id in ticket_events
-                          if event.type not in TICKET_NEWS and event.version is not None})
-        self.tickets = {row.id: (row.title, row.name) for row in db.session.execute(
-            sa.select(Ticket.id, Ticket.title, Property.name)
-            .outerjoin(Property, Property.id == Ticket.property_id)
-            .where(Ticket.id.in_(ticket_ids)))} if ticket_ids else {}
-        self.entries = {(entry.ticket_id, entry.ticket_version): entry for entry in
-                        db.session.scalars(sa.select(TimelineEntry).where(
-                            sa.tuple_(TimelineEntry.ticket_id, TimelineEntry.ticket_version)
-                            .in_(changes)))} if changes else {}
+        self.tickets = self._titles({ticket_id for _event, ticket_id in ticket_events})
+        self.entries = self._entries({(ticket_id, event.version)
+                                      for event, ticket_id in ticket_events
+                                      if event.type not in TICKET_NEWS and event.version})
         self.firms = firm_names(details_of(entry).get("contractorId")
                                 for entry in self.entries.values())
         self.actors = user_names([event.actor_id for event in events])
+
+    @staticmethod
+    def _titles(ticket_ids) -> dict:
+        """{ticket id: (title, property name)}."""
+        if not ticket_ids:
+            return {}
+        rows = db.session.execute(
+            sa.select(Ticket.id, Ticket.title, Property.name.label("property_name"))
+            .outerjoin(Property, Property.id == Ticket.property_id)
+            .where(Ticket.id.in_(sorted(ticket_ids))))
+        return {row.id: (row.title, row.property_name) for row in rows}
+
+    @staticmethod
+    def _entries(changes) -> dict:
+        """{(ticket id, version): timeline entry}."""
+        if not changes:
+            return {}
+        entries = db.session.scalars(sa.select(TimelineEntry).where(
+            sa.tuple_(TimelineEntry.ticket_id, TimelineEntry.ticket_version)
+            .in_(sorted(changes))))
+        return {(entry.ticket_id, entry.ticket_version): entry for entry in entries}
 
 
 def _first_resource(event) -> tuple:
@@ -108,8 +122,9 @@ def _invoice_text(event, invoice_id, _found):
 
 
 def describe(events) -> list:
-    """(title, body) of the notifications of each outbox event, read for all of them at once."""
-    found = _Found(events)
+    """(title, body) of the notifications of each outbox event. What the ticket texts need is
+    read once for all of them; an invoice's text reads its invoice."""
+    found = _TicketFacts(events)
     texts = []
     for event in events:
         kind, resource_id = _first_resource(event)
