@@ -56,13 +56,14 @@ def _earlier_query(event):
         .order_by(OutboxEvent.version, OutboxEvent.created_at))
 
 
-def _versioned_after_first(event) -> bool:
+def versioned_after_first(event) -> bool:
+    """True for a later version of a versioned resource: something may have to go out first."""
     # A resource's first version, or an unversioned event, has nothing before it.
     return event.resource_key is not None and event.version is not None and event.version > 1
 
 
 def _has_earlier(event) -> bool:
-    return _versioned_after_first(event) and \
+    return versioned_after_first(event) and \
         db.session.execute(_earlier_query(event).limit(1)).first() is not None
 
 
@@ -70,7 +71,7 @@ def _undelivered_before(event_id: str) -> list:
     """Ids of the undelivered events of this event's resource with a lower version, in order."""
     with read_only():
         event = db.session.get(OutboxEvent, event_id)
-        if event is None or event.delivered_at is not None or not _versioned_after_first(event):
+        if event is None or event.delivered_at is not None or not versioned_after_first(event):
             return []
         return list(db.session.execute(_earlier_query(event)).scalars())
 

@@ -26,7 +26,8 @@ from flask import current_app
 
 from portal.database import atomic
 from portal.events import redis_stream
-from portal.events.delivery import deliver_event, mark_delivered, stream_entries
+from portal.events.delivery import (deliver_event, mark_delivered, stream_entries,
+                                    versioned_after_first)
 from portal.events.enqueue import clear_wake, extend_wake
 from portal.events.models import OutboxEvent
 from portal.extensions import db
@@ -67,8 +68,8 @@ def deliver_batch(size: int, event_id=None) -> int:
         with atomic():
             batch = list(zip([event.id for event in now], stream_entries(now)))
         published = redis_stream.append_many(batch)
-        mark_delivered([(event_id, entry_id)
-                        for (event_id, _entries), (entry_id, _fresh) in zip(batch, published)])
+        mark_delivered([(delivered_id, entry_id) for (delivered_id, _entries), (entry_id, _fresh)
+                        in zip(batch, published)])
     db.session.expire_all()  # what deliver_event reads is the database's, not the claim's
     for later_id in later_ids:
         deliver_event(later_id)
@@ -95,12 +96,12 @@ def _claim(size: int, event_id):
     fresh = OutboxEvent.attempts == 0
     if event_id:
         fresh = sa.or_(fresh, OutboxEvent.id == event_id)
+    # The named event first: a retried task takes its own event in its first batch.
+    named_first = [sa.case((OutboxEvent.id == event_id, 0), else_=1)] if event_id else []
     # Materialized: as a plain subquery PostgreSQL may run it again for each row it updates,
     # and then claim more than ``size``.
-    # The named event first: a retried task takes its own event in its first batch.
-    first = [sa.case((OutboxEvent.id == event_id, 0), else_=1)] if event_id else []
     ids = (sa.select(OutboxEvent.id).where(pending, fresh)
-           .order_by(*first, OutboxEvent.created_at, OutboxEvent.id).limit(size)
+           .order_by(*named_first, OutboxEvent.created_at, OutboxEvent.id).limit(size)
            .with_for_update(skip_locked=True)
            .cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql"))
     return (sa.update(OutboxEvent).where(OutboxEvent.id.in_(sa.select(ids.c.id)), pending)
@@ -111,8 +112,7 @@ def _claim(size: int, event_id):
 def _split_by_order(events) -> tuple:
     """(events to deliver in this batch, events to deliver one by one after it): a versioned
     event waits when an earlier version of its resource is undelivered outside the batch."""
-    keys = {event.resource_key for event in events
-            if event.resource_key is not None and (event.version or 0) > 1}
+    keys = {event.resource_key for event in events if versioned_after_first(event)}
     if not keys:
         return events, []
     earliest_outside = dict(db.session.execute(

@@ -47,3 +47,10 @@ def envelope(row: OutboxEvent) -> dict:
                           landlord_id=row.landlord_id, tenant_id=row.tenant_id,
                           resources=json.loads(row.resources), version=row.version,
                           at=iso(row.occurred_at))
+
+
+def first_resource(row: OutboxEvent) -> tuple:
+    """(type, id) of an outbox event's first resource, (None, None) without one."""
+    resources = json.loads(row.resources) if row.resources else []
+    resource = resources[0] if resources else {}
+    return resource.get("type"), resource.get("id")

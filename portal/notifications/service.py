@@ -1,10 +1,10 @@
 """Notification rules: write one per (event, recipient), list, count and mark the caller's own."""
-import json
 
 import sqlalchemy as sa
 
 from portal.database import atomic, insert_for, new_id, utcnow
 from portal.errors import ValidationFailed
+from portal.events.outbox import first_resource
 from portal.extensions import db
 from portal.notifications.models import Notification
 from portal.notifications.texts import describe
@@ -47,12 +47,11 @@ def create_for_events(recipients) -> list:
 
 def _rows(event, user_ids, text) -> list:
     title, body = text
-    resources = json.loads(event.resources) if event.resources else []
-    resource = resources[0] if resources else {}
+    resource_type, resource_id = first_resource(event)
     now = utcnow()
     return [{"id": new_id("ntf"), "user_id": user_id, "event_id": event.id, "type": event.type,
-             "title": title, "body": body, "resource_type": resource.get("type"),
-             "resource_id": resource.get("id"), "created_at": now}
+             "title": title, "body": body, "resource_type": resource_type,
+             "resource_id": resource_id, "created_at": now}
             for user_id in user_ids]
 
 

@@ -1,13 +1,13 @@
 """What a notification says: what happened to what ("Leaking faucet in kitchen: quote submitted
 (150.00)"), written when the worker delivers the event. Only the recipient's inbox holds this
 text; the event stream carries ids, types and versions only."""
-import json
 
 import sqlalchemy as sa
 
 from portal.auth.service import user_names
 from portal.directory.models import Property, Tenancy
 from portal.directory.service import firm_names
+from portal.events.outbox import first_resource
 from portal.extensions import db
 from portal.finance.models import Invoice
 from portal.tickets.describe import change_text, details_of
@@ -69,12 +69,9 @@ class _TicketFacts:
     title and property name, the timeline entry of each change's version, the names of the
     firms those entries mention, and the names of the events' actors."""
 
-    def __init__(self, events):
-        ticket_events = []
-        for event in events:
-            kind, resource_id = _first_resource(event)
-            if kind == "ticket" and resource_id:
-                ticket_events.append((event, resource_id))
+    def __init__(self, events, resources):
+        ticket_events = [(event, resource_id) for event, (kind, resource_id)
+                         in zip(events, resources) if kind == "ticket" and resource_id]
         self.tickets = self._titles({ticket_id for _event, ticket_id in ticket_events})
         self.entries = self._entries({(ticket_id, event.version)
                                       for event, ticket_id in ticket_events
@@ -105,12 +102,6 @@ class _TicketFacts:
         return {(entry.ticket_id, entry.ticket_version): entry for entry in entries}
 
 
-def _first_resource(event) -> tuple:
-    resources = json.loads(event.resources) if event.resources else []
-    resource = resources[0] if resources else {}
-    return resource.get("type"), resource.get("id")
-
-
 def _invoice_text(event, invoice_id, _found):
     invoice = db.session.get(Invoice, invoice_id)
     change = INVOICE_CHANGES.get(event.type)
@@ -124,10 +115,10 @@ def _invoice_text(event, invoice_id, _found):
 def describe(events) -> list:
     """(title, body) of the notifications of each outbox event. What the ticket texts need is
     read once for all of them; an invoice's text reads its invoice."""
-    found = _TicketFacts(events)
+    resources = [first_resource(event) for event in events]
+    found = _TicketFacts(events, resources)
     texts = []
-    for event in events:
-        kind, resource_id = _first_resource(event)
+    for event, (kind, resource_id) in zip(events, resources):
         describer = _DESCRIBERS.get(kind)
         text = describer(event, resource_id, found) if describer else None
         texts.append(text or GENERIC)
